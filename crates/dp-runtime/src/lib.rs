@@ -1,0 +1,5 @@
+#![doc = include_str!("../README.md")]
+
+pub mod cli;
+pub mod nodes;
+pub mod validate;

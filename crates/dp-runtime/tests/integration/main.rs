@@ -1,0 +1,3 @@
+#![expect(clippy::unwrap_used, reason = "in tests a panic is the failure report")]
+
+mod validate;

@@ -1,0 +1,51 @@
+//! Data-plane registration and heartbeats.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DeploymentId, TaskId};
+
+/// Sent by a data plane when it starts: who it is and what it can run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// Stable for the life of the process (e.g. the pod name).
+    pub instance_id: String,
+    /// The `dp-runtime` version.
+    pub version: String,
+    /// Node kinds and tools this instance can run.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Task slots.
+    pub concurrency: u32,
+}
+
+/// The control plane's answer to a registration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationAck {
+    pub deployment_id: DeploymentId,
+    pub heartbeat_interval_ms: u64,
+    pub lease_ms: u64,
+}
+
+/// Sent every `heartbeat_interval_ms`: the tasks this instance holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub instance_id: String,
+    #[serde(default)]
+    pub tasks: Vec<TaskId>,
+}
+
+/// The leases extended, and the tasks to stop because their runs were cancelled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatAck {
+    #[serde(default)]
+    pub leases: Vec<LeaseExtension>,
+    #[serde(default)]
+    pub cancelled: Vec<TaskId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseExtension {
+    pub task_id: TaskId,
+    pub expires_at: DateTime<Utc>,
+}

@@ -1,0 +1,106 @@
+//! What a data plane receives when it claims a task.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{DeploymentId, OrgId, RunId, TaskId};
+use crate::trace::TraceContext;
+
+/// One claimed unit of work: everything a data plane needs to run (or resume) a workflow.
+///
+/// The envelope is self-contained so a data plane never reads control-plane state mid-run; the
+/// `manifest_digest` lets it cache anything it derives from the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskEnvelope {
+    pub task_id: TaskId,
+    pub run_id: RunId,
+    pub deployment_id: DeploymentId,
+    pub org_id: OrgId,
+    pub agent: AgentRef,
+    /// 1 for the first delivery; each lost lease adds one.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub lease: Lease,
+    /// The manifest's `workflow` section (nodes and edges), as published.
+    pub workflow: Value,
+    /// The run's inputs, already checked against the manifest's input schema.
+    pub inputs: Value,
+    /// Permission scopes the org granted at install; tool calls outside them are refused.
+    #[serde(default)]
+    pub granted_permissions: Vec<String>,
+    /// Where to resume from; absent on a first delivery.
+    pub checkpoint: Option<Checkpoint>,
+    pub trace: Option<TraceContext>,
+    /// Version of the org's preferences (memory level 5) the data plane should have cached.
+    pub preferences_version: u64,
+}
+
+/// The agent version a task runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRef {
+    /// Reverse-DNS agent id, e.g. `com.aicloud.finops.billing-normalizer`.
+    pub id: String,
+    pub version: String,
+    /// `sha256:<hex>` over the manifest's canonical JSON.
+    pub manifest_digest: String,
+}
+
+/// A claim on a task, valid until `expires_at` unless a heartbeat extends it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The durable state of a run after its last finished node.
+///
+/// A task delivered with a checkpoint skips the nodes in `nodes` and resumes with their outputs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Sequence number of the event that carried this checkpoint.
+    pub seq: u64,
+    /// Finished nodes by node id.
+    #[serde(default)]
+    pub nodes: BTreeMap<String, NodeOutput>,
+    /// The run's session state (memory level 1).
+    #[serde(default)]
+    pub state: Value,
+}
+
+/// What a finished node produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeOutput {
+    pub output: Value,
+    pub attempt: u32,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// The life of a run: `queued → running → (awaiting_approval → running)* → succeeded | failed | cancelled`,
+/// or `remediated` when an approved remediation action ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    AwaitingApproval,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Remediated,
+    /// A state this build does not know, sent by a newer peer.
+    #[serde(other)]
+    Unknown,
+}
+
+impl RunStatus {
+    /// Whether the run can change no more.
+    #[must_use]
+    pub fn is_terminal(self) -> bool {
+        match self {
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Remediated => true,
+            Self::Queued | Self::Running | Self::AwaitingApproval | Self::Unknown => false,
+        }
+    }
+}

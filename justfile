@@ -1,0 +1,31 @@
+# Agent Marketplace — everything a developer or CI runs.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list
+
+# Run the product on embedded defaults (today: validate the FinOps agents and show their sample data)
+demo:
+    scripts/demo.sh
+
+# Every test: a throwaway PostgreSQL (unless TEST_DATABASE_URL is set) and SQLite
+test:
+    scripts/test.sh
+
+# What CI checks besides the tests
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Format the code
+fmt:
+    cargo fmt --all
+
+# Benchmarks, printed with the machine they ran on
+bench:
+    scripts/bench.sh
+
+# Regenerate the FinOps sample billing data
+sample-data:
+    python3 examples/finops/data/generate.py
