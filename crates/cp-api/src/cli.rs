@@ -1,10 +1,80 @@
-//! The `cp-api` command line.
+//! The `cp-api` command line. Every flag is also an environment variable; no flag is needed for the
+//! embedded default (SQLite under `./data`).
 
-use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::db::Database;
 
 #[derive(Debug, Parser)]
 #[command(name = "cp-api", version, about = "The agent marketplace's control plane")]
-pub struct Cli {}
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (migrating the database first, unless --no-migrate).
+    Serve(ServeArgs),
+    /// Apply pending database migrations.
+    Migrate(DatabaseArgs),
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a platform admin, their org and an API key; print them once as JSON.
+    Bootstrap(BootstrapArgs),
+}
+
+/// The database every subcommand that opens one shares.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Folder for embedded state (the SQLite database when no --database-url is given).
+    #[arg(long, env = "CP_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL; SQLite at <data-dir>/cp.sqlite when absent.
+    #[arg(long, env = "CP_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    #[must_use]
+    pub fn database(&self) -> Database {
+        Database::from_options(self.database_url.as_deref(), &self.data_dir)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "CP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Do not apply pending migrations at start-up.
+    #[arg(long, env = "CP_NO_MIGRATE")]
+    pub no_migrate: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BootstrapArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long, env = "CP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// Name of the platform admin's org.
+    #[arg(long)]
+    pub org: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
 
 #[cfg(test)]
 mod tests {
@@ -15,5 +85,24 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_database_defaults_to_sqlite_in_the_data_dir() {
+        let cli = Cli::parse_from(["cp-api", "migrate", "--data-dir", "/tmp/x"]);
+        let Command::Migrate(args) = cli.command else {
+            panic!("migrate")
+        };
+        assert_eq!(
+            args.database(),
+            Database::Sqlite(PathBuf::from("/tmp/x/cp.sqlite"))
+        );
+        let url = "postgres://cp:secret@db:5432/cp";
+        let cli = Cli::parse_from(["cp-api", "migrate", "--database-url", url]);
+        let Command::Migrate(args) = cli.command else {
+            panic!("migrate")
+        };
+        assert_eq!(args.database(), Database::Postgres(url.to_owned()));
+        assert_eq!(args.database().describe(), "postgres://…@db:5432/cp");
     }
 }

@@ -1,3 +1,97 @@
 #![doc = include_str!("../README.md")]
 
+pub mod auth;
 pub mod cli;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod service;
+
+use actix_web::{App, HttpServer, web};
+
+use crate::cli::{BootstrapArgs, DatabaseArgs, ServeArgs};
+use crate::db::migrations::{self, Direction};
+use crate::error::Error;
+use crate::http::AppState;
+
+/// Connections per pool: enough for a few busy workers without crowding a shared PostgreSQL.
+const POOL_SIZE: usize = 16;
+
+/// `cp-api serve`: migrates (unless told not to), then serves until SIGTERM or Ctrl-C, finishing the
+/// requests in flight.
+///
+/// # Errors
+///
+/// When the database cannot be reached or migrated, or the address cannot be bound.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let database = args.database.database();
+    if !args.no_migrate {
+        let applied = migrations::run(&database, Direction::Up).await?;
+        tracing::info!(database = %database.describe(), applied = applied.len(), "migrations applied");
+    }
+    let state = AppState {
+        pool: db::Pool::open(&database, POOL_SIZE).await?,
+    };
+    tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
+    HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .configure(http::configure)
+    })
+    .bind(args.bind)?
+    .shutdown_timeout(30)
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// `cp-api migrate`: applies pending migrations and prints their versions.
+///
+/// # Errors
+///
+/// When the database cannot be reached or a migration fails.
+pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
+    let database = args.database();
+    let applied = migrations::run(&database, Direction::Up).await?;
+    if applied.is_empty() {
+        println!("{}: up to date", database.describe());
+    }
+    for version in applied {
+        println!("applied {version}");
+    }
+    Ok(())
+}
+
+/// `cp-api admin bootstrap`: migrates, creates the platform admin, their org and an API key, and prints
+/// them once as one JSON object.
+///
+/// # Errors
+///
+/// When the input is invalid, the email or org is taken, or the database fails.
+pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
+    let database = args.database.database();
+    migrations::run(&database, Direction::Up).await?;
+    let pool = db::Pool::open(&database, 1).await?;
+    let mut pooled = pool.get().await?;
+    let input = service::accounts::Bootstrap {
+        email: args.email,
+        password: args.password,
+        org: args.org,
+    };
+    let created = service::accounts::bootstrap(&mut pooled.conn(), input)
+        .await
+        .map_err(|error| match error {
+            Error::Validation(errors) => {
+                anyhow::anyhow!(
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            }
+            other => other.into(),
+        })?;
+    println!("{}", serde_json::to_string(&created)?);
+    Ok(())
+}

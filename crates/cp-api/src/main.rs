@@ -1,6 +1,28 @@
-use clap::Parser;
-use cp_api::cli::Cli;
+use std::process::ExitCode;
 
-fn main() {
-    let _ = Cli::parse();
+use clap::Parser;
+use cp_api::cli::{AdminCommand, Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let outcome = match Cli::parse().command {
+        Command::Serve(args) => cp_api::serve(args).await,
+        Command::Migrate(args) => cp_api::migrate(args).await,
+        Command::Admin {
+            command: AdminCommand::Bootstrap(args),
+        } => cp_api::bootstrap(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,56 @@
+//! API keys for scripts: found by their public prefix, checked against the hash of their secret.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::api_keys;
+use super::{Conn, Id, Time, on_backend};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: Id,
+    pub user_id: Id,
+    pub name: String,
+    pub prefix: String,
+    /// SHA-256 of the secret part.
+    pub secret_hash: Vec<u8>,
+    pub created_at: Time,
+    pub last_used_at: Option<Time>,
+    pub revoked_at: Option<Time>,
+}
+
+/// # Errors
+///
+/// A unique violation when the prefix is taken.
+pub async fn insert(conn: &mut Conn<'_>, key: &ApiKey) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::insert_into(api_keys::table)
+        .values(key)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// The key with this prefix, revoked or not.
+///
+/// # Errors
+///
+/// `NotFound` when no key has the prefix.
+pub async fn by_prefix(conn: &mut Conn<'_>, prefix: &str) -> QueryResult<ApiKey> {
+    on_backend!(conn, |c| api_keys::table
+        .filter(api_keys::prefix.eq(prefix))
+        .select(ApiKey::as_select())
+        .first(c)
+        .await)
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn touch(conn: &mut Conn<'_>, id: Id, at: Time) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(api_keys::table.find(id))
+        .set(api_keys::last_used_at.eq(at))
+        .execute(c)
+        .await
+        .map(drop))
+}

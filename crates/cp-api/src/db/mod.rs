@@ -1,0 +1,271 @@
+//! Storage: PostgreSQL in production, SQLite embedded by default, one schema and one set of queries.
+//!
+//! A query is written once and runs on either engine through [`on_backend!`]; the few places where the
+//! engines really differ live in their own modules.
+
+pub mod api_keys;
+pub mod memberships;
+pub mod migrations;
+pub mod orgs;
+pub mod schema;
+pub mod sql_types;
+pub mod users;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
+};
+
+pub use sql_types::{Id, Time};
+
+use crate::error::Error;
+
+pub type PgConn = AsyncPgConnection;
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Where the control plane keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    /// A `postgres://` URL.
+    Postgres(String),
+    /// A SQLite file.
+    Sqlite(PathBuf),
+}
+
+impl Database {
+    /// A `postgres://` (or `postgresql://`) URL, or else SQLite at `<data_dir>/cp.sqlite`.
+    #[must_use]
+    pub fn from_options(database_url: Option<&str>, data_dir: &std::path::Path) -> Self {
+        match database_url {
+            Some(url) if !url.is_empty() => url.strip_prefix("sqlite://").map_or_else(
+                || Self::Postgres(url.to_owned()),
+                |path| Self::Sqlite(PathBuf::from(path)),
+            ),
+            _ => Self::Sqlite(data_dir.join("cp.sqlite")),
+        }
+    }
+
+    /// The database as a user would name it, without a password.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+                _ => url.clone(),
+            },
+            Self::Sqlite(path) => format!("sqlite {}", path.display()),
+        }
+    }
+}
+
+/// A pool of connections to one backend.
+#[derive(Clone)]
+pub enum Pool {
+    Postgres(DeadPool<PgConn>),
+    Sqlite(DeadPool<SqliteConn>),
+}
+
+/// Pools and connections show which engine they are, and nothing of the connection.
+macro_rules! debug_as_backend {
+    ($($kind:ty),*) => {$(
+        impl std::fmt::Debug for $kind {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    Self::Postgres(_) => "postgres",
+                    Self::Sqlite(_) => "sqlite",
+                })
+            }
+        }
+    )*};
+}
+debug_as_backend!(Pool, Pooled, Conn<'_>);
+
+/// A connection taken from the pool.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "held briefly on a request's stack; boxing would add an allocation to every checkout"
+)]
+pub enum Pooled {
+    Postgres(Object<PgConn>),
+    Sqlite(Object<SqliteConn>),
+}
+
+/// A connection (or a transaction on one), as query functions take it.
+pub enum Conn<'a> {
+    Postgres(&'a mut PgConn),
+    Sqlite(&'a mut SqliteConn),
+}
+
+impl Pooled {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(object) => Conn::Postgres(object),
+            Self::Sqlite(object) => Conn::Sqlite(object),
+        }
+    }
+}
+
+/// Runs the same diesel code on whichever backend `conn` (a `&mut Conn`) is, with `c` bound to the engine's
+/// own connection.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Postgres($c) => {
+                let $c: &mut $crate::db::PgConn = &mut **$c;
+                $body
+            }
+            $crate::db::Conn::Sqlite($c) => {
+                let $c: &mut $crate::db::SqliteConn = &mut **$c;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// Runs `work` in one transaction: all of it is written, or none.
+///
+/// # Errors
+///
+/// Whatever `work` returns, after rolling back; database errors as [`Error`].
+pub async fn transaction<T>(
+    conn: &mut Conn<'_>,
+    work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    on_backend!(conn, |c| begin(c).await)?;
+    match work(conn).await {
+        Ok(value) => {
+            on_backend!(conn, |c| commit(c).await)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The work's error is the one to report; a failed rollback leaves the connection marked broken,
+            // and the pool discards it.
+            if let Err(rollback_error) = on_backend!(conn, |c| rollback(c).await) {
+                tracing::warn!(%rollback_error, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn begin<C: AsyncConnection>(conn: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::begin_transaction(conn).await
+}
+
+async fn commit<C: AsyncConnection>(conn: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::commit_transaction(conn).await
+}
+
+async fn rollback<C: AsyncConnection>(conn: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::rollback_transaction(conn).await
+}
+
+impl<'a> From<&'a mut PgConn> for Conn<'a> {
+    fn from(conn: &'a mut PgConn) -> Self {
+        Self::Postgres(conn)
+    }
+}
+
+impl<'a> From<&'a mut SqliteConn> for Conn<'a> {
+    fn from(conn: &'a mut SqliteConn) -> Self {
+        Self::Sqlite(conn)
+    }
+}
+
+/// SQLite settings for every connection: write-ahead logging so readers never block the writer, a wait
+/// instead of an error when another connection holds the write lock, and enforced foreign keys.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+impl Pool {
+    /// Opens a pool; SQLite's folder is created if missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when the database cannot be reached.
+    pub async fn open(database: &Database, max_size: usize) -> Result<Self, Error> {
+        let pool = match database {
+            Database::Postgres(url) => {
+                let manager = AsyncDieselConnectionManager::<PgConn>::new(url.as_str());
+                Self::Postgres(build(manager, max_size)?)
+            }
+            Database::Sqlite(path) => {
+                if let Some(folder) = path.parent().filter(|folder| !folder.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(folder).map_err(|error| {
+                        Error::Unavailable(format!("cannot create {}: {error}", folder.display()))
+                    })?;
+                }
+                let mut config = ManagerConfig::<SqliteConn>::default();
+                config.custom_setup = Box::new(|url| {
+                    Box::pin(async move {
+                        let mut conn = SqliteConn::establish(url).await?;
+                        conn.batch_execute(SQLITE_SETUP)
+                            .await
+                            .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
+                        Ok(conn)
+                    })
+                });
+                let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
+                    path.to_string_lossy(),
+                    config,
+                );
+                Self::Sqlite(build(manager, max_size)?)
+            }
+        };
+        // Fail at start-up, not at the first request.
+        pool.get().await?;
+        Ok(pool)
+    }
+
+    /// A connection from the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when no connection can be had in time.
+    pub async fn get(&self) -> Result<Pooled, Error> {
+        let unavailable = |error: diesel_async::pooled_connection::deadpool::PoolError| {
+            Error::Unavailable(format!("database unavailable: {error}"))
+        };
+        Ok(match self {
+            Self::Postgres(pool) => Pooled::Postgres(pool.get().await.map_err(unavailable)?),
+            Self::Sqlite(pool) => Pooled::Sqlite(pool.get().await.map_err(unavailable)?),
+        })
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn is_ready(&self) -> bool {
+        let Ok(mut pooled) = self.get().await else {
+            return false;
+        };
+        let mut conn = pooled.conn();
+        on_backend!(&mut conn, |c| diesel::select(diesel::dsl::sql::<
+            diesel::sql_types::Integer,
+        >("1"))
+        .execute(c)
+        .await
+        .is_ok())
+    }
+}
+
+fn build<C>(manager: AsyncDieselConnectionManager<C>, max_size: usize) -> Result<DeadPool<C>, Error>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + Send + 'static,
+    for<'a> diesel::dsl::select<diesel::dsl::AsExprOf<i32, diesel::sql_types::Integer>>:
+        diesel_async::methods::LoadQuery<'a, C, i32>,
+    diesel::query_builder::SqlQuery: diesel::query_builder::QueryFragment<C::Backend>,
+{
+    DeadPool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|error| Error::Unavailable(format!("cannot open the connection pool: {error}")))
+}

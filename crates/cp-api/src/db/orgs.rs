@@ -1,0 +1,37 @@
+//! Organisations: the tenants.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::orgs;
+use super::{Conn, Id, Time, on_backend};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = orgs)]
+pub struct Org {
+    pub id: Id,
+    pub name: String,
+    pub created_at: Time,
+}
+
+/// # Errors
+///
+/// A unique violation when the name is taken.
+pub async fn insert(conn: &mut Conn<'_>, org: &Org) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::insert_into(orgs::table)
+        .values(org)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// # Errors
+///
+/// `NotFound` when there is no such org.
+pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Org> {
+    on_backend!(conn, |c| orgs::table
+        .find(id)
+        .select(Org::as_select())
+        .first(c)
+        .await)
+}

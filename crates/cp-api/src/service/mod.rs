@@ -1,0 +1,3 @@
+//! Business rules, free of HTTP.
+
+pub mod accounts;

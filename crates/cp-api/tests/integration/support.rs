@@ -1,0 +1,234 @@
+//! Test support: an isolated database per test on each backend, and the app over it.
+//!
+//! PostgreSQL tests create their own database on the server `TEST_DATABASE_URL` names (`just test` starts a
+//! throwaway one) and drop it afterwards; SQLite tests get their own file. So tests run in parallel.
+
+use actix_web::body::MessageBody;
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use actix_web::test::TestRequest;
+use actix_web::{App, web};
+use cp_api::db::migrations::{self, Direction};
+use cp_api::db::{self, Database};
+use cp_api::http::{self, AppState};
+use cp_api::service::accounts::{self, Bootstrap, Bootstrapped};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Writes each test once and runs it on both backends: `name::postgres` and `name::sqlite`.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports, reason = "each test uses a different part of its parent module")]
+            use super::*;
+
+            async fn run($backend: $crate::support::Backend) $body
+
+            #[actix_web::test]
+            async fn postgres() {
+                run($crate::support::Backend::Postgres).await;
+            }
+
+            #[actix_web::test]
+            async fn sqlite() {
+                run($crate::support::Backend::Sqlite).await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
+
+/// A database of its own, removed when dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    pub database: Database,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Postgres { server: String, name: String },
+    Sqlite(std::path::PathBuf),
+}
+
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!("TEST_DATABASE_URL is not set: run `just test`, which starts a throwaway PostgreSQL")
+    })
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let scheme_end = base.find("://").map_or(0, |at| at + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestDb {
+    /// An empty database (no migrations run).
+    pub async fn empty(backend: Backend) -> Self {
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        match backend {
+            Backend::Postgres => {
+                let server = server_url();
+                let name = format!("cp_test_{unique}");
+                let mut admin = AsyncPgConnection::establish(&server).await.unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let database = Database::Postgres(with_database(&server, &name));
+                Self {
+                    database,
+                    cleanup: Cleanup::Postgres { server, name },
+                }
+            }
+            Backend::Sqlite => {
+                let folder = std::env::temp_dir().join(format!("cp-test-{unique}"));
+                let database = Database::Sqlite(folder.join("cp.sqlite"));
+                Self {
+                    database,
+                    cleanup: Cleanup::Sqlite(folder),
+                }
+            }
+        }
+    }
+
+    /// A migrated database.
+    pub async fn migrated(backend: Backend) -> Self {
+        let db = Self::empty(backend).await;
+        migrations::run(&db.database, Direction::Up).await.unwrap();
+        db
+    }
+
+    /// Drops a PostgreSQL test database now, connections and all (to test what an outage looks like).
+    pub async fn drop_now(&self) {
+        if let Cleanup::Postgres { server, name } = &self.cleanup {
+            let mut admin = AsyncPgConnection::establish(server).await.unwrap();
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Sqlite(folder) => {
+                let _ = std::fs::remove_dir_all(folder);
+            }
+            Cleanup::Postgres { server, name } => {
+                let (server, name) = (server.clone(), name.clone());
+                // Drop runs inside the test's runtime, which cannot be blocked on: use a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async {
+                        if let Ok(mut admin) = AsyncPgConnection::establish(&server).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = diesel::sql_query(sql).execute(&mut admin).await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// The control plane's HTTP app over a migrated database of its own.
+#[derive(Debug)]
+pub struct TestApp {
+    pub state: AppState,
+    pub db: TestDb,
+}
+
+/// An answer: status, headers, and the body as JSON (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Self {
+        let db = TestDb::migrated(backend).await;
+        let pool = db::Pool::open(&db.database, 4).await.unwrap();
+        Self {
+            state: AppState { pool },
+            db,
+        }
+    }
+
+    /// Sends a request through the whole app: routing, extractors, handlers, error mapping.
+    pub async fn send(&self, request: TestRequest) -> Answer {
+        let app = actix_web::test::init_service(
+            App::new()
+                .app_data(web::Data::new(self.state.clone()))
+                .configure(http::configure),
+        )
+        .await;
+        let response = actix_web::test::call_service(&app, request.to_request()).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().try_into_bytes().unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(TestRequest::get().uri(path)).await
+    }
+
+    pub async fn get_as(&self, path: &str, key: &str) -> Answer {
+        self.send(
+            TestRequest::get()
+                .uri(path)
+                .insert_header(("Authorization", format!("Bearer {key}"))),
+        )
+        .await
+    }
+
+    /// A platform admin with an org and an API key.
+    pub async fn bootstrap(&self, email: &str, org: &str) -> Bootstrapped {
+        let mut pooled = self.state.pool.get().await.unwrap();
+        let input = Bootstrap {
+            email: email.to_owned(),
+            password: "correct horse battery".to_owned(),
+            org: org.to_owned(),
+        };
+        accounts::bootstrap(&mut pooled.conn(), input).await.unwrap()
+    }
+}

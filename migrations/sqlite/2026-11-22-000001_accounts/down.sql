@@ -1,0 +1,4 @@
+DROP TABLE api_keys;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE orgs;
