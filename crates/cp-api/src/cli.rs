@@ -26,6 +26,18 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; exit status 1 naming the first bad row if any was edited, deleted
+    /// or reordered.
+    Verify(DatabaseArgs),
 }
 
 #[derive(Debug, Subcommand)]

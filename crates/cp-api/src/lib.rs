@@ -29,9 +29,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let applied = migrations::run(&database, Direction::Up).await?;
         tracing::info!(database = %database.describe(), applied = applied.len(), "migrations applied");
     }
-    let state = AppState {
-        pool: db::Pool::open(&database, POOL_SIZE).await?,
-    };
+    let state = AppState::load(db::Pool::open(&database, POOL_SIZE).await?).await?;
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {
         App::new()
@@ -60,6 +58,34 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
         println!("applied {version}");
     }
     Ok(())
+}
+
+/// `cp-api audit verify`: walks the audit log's hash chain.
+///
+/// # Errors
+///
+/// The first bad row, or database errors.
+pub async fn verify_audit(args: DatabaseArgs) -> anyhow::Result<()> {
+    let pool = db::Pool::open(&args.database(), 1).await?;
+    let mut pooled = pool.get().await?;
+    match service::audit::verify(&mut pooled.conn()).await {
+        Ok(verified) => {
+            let noun = if verified.rows == 1 { "row" } else { "rows" };
+            println!("audit log intact: {} {noun}", verified.rows);
+            Ok(())
+        }
+        Err(Error::Validation(errors)) => {
+            anyhow::bail!(
+                "audit log tampered: {}",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `cp-api admin bootstrap`: migrates, creates the platform admin, their org and an API key, and prints

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cp_api::cli::{AdminCommand, Cli, Command};
+use cp_api::cli::{AdminCommand, AuditCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
@@ -17,6 +17,9 @@ async fn main() -> ExitCode {
         Command::Admin {
             command: AdminCommand::Bootstrap(args),
         } => cp_api::bootstrap(args).await,
+        Command::Audit {
+            command: AuditCommand::Verify(args),
+        } => cp_api::verify_audit(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 
 pub mod api_key;
 pub mod password;
+pub mod roles;
+pub mod token;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,26 +21,42 @@ pub struct Caller {
     pub is_platform_admin: bool,
 }
 
-/// Reads `Authorization: Bearer <key>` or `X-API-Key: <key>`.
-fn presented_key(request: &HttpRequest) -> Result<&str, Error> {
-    let headers = request.headers();
-    if let Some(value) = headers.get("x-api-key") {
-        return value
+/// What the caller presented: an API key (`X-API-Key`, or a Bearer value starting `amk_`) or an access token.
+enum Credential<T> {
+    ApiKey(T),
+    AccessToken(T),
+}
+
+fn credential(request: &HttpRequest) -> Result<Credential<&str>, Error> {
+    if let Some(value) = request.headers().get("x-api-key") {
+        let key = value
             .to_str()
-            .map_err(|_| Error::Unauthenticated("the X-API-Key header is not text".to_owned()));
+            .map_err(|_| Error::Unauthenticated("the X-API-Key header is not text".to_owned()))?;
+        return Ok(Credential::ApiKey(key));
     }
-    let Some(value) = headers.get(actix_web::http::header::AUTHORIZATION) else {
+    let bearer = presented_bearer(request)?;
+    Ok(if bearer.starts_with("amk_") {
+        Credential::ApiKey(bearer)
+    } else {
+        Credential::AccessToken(bearer)
+    })
+}
+
+/// Reads `Authorization: Bearer <credential>`.
+fn presented_bearer(request: &HttpRequest) -> Result<&str, Error> {
+    let Some(value) = request.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Err(Error::Unauthenticated(
-            "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`".to_owned(),
+            "send an access token or API key as `Authorization: Bearer <credential>`, or an API key as \
+             `X-API-Key: <key>`"
+                .to_owned(),
         ));
     };
     let value = value
         .to_str()
         .map_err(|_| Error::Unauthenticated("the Authorization header is not text".to_owned()))?;
-    value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .ok_or_else(|| Error::Unauthenticated("the Authorization header must be `Bearer <key>`".to_owned()))
+    value.strip_prefix("Bearer ").map(str::trim).ok_or_else(|| {
+        Error::Unauthenticated("the Authorization header must be `Bearer <credential>`".to_owned())
+    })
 }
 
 impl FromRequest for Caller {
@@ -46,12 +64,34 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let key = presented_key(request).map(str::to_owned);
         let state = request.app_data::<web::Data<AppState>>().cloned();
+        let presented = credential(request).map(|credential| match credential {
+            Credential::ApiKey(key) => Credential::ApiKey(key.to_owned()),
+            Credential::AccessToken(token) => Credential::AccessToken(token.to_owned()),
+        });
         Box::pin(async move {
-            let key = key?;
             let state = state.ok_or_else(|| Error::Internal("application state missing".to_owned()))?;
-            authenticate(&state.pool, &key).await
+            match presented? {
+                Credential::ApiKey(key) => authenticate(&state.pool, &key).await,
+                Credential::AccessToken(token) => {
+                    let claims = state
+                        .signer
+                        .check(&token, chrono::Utc::now().timestamp())
+                        .ok_or_else(|| {
+                            Error::Unauthenticated("the access token is not valid or has expired".to_owned())
+                        })?;
+                    let mut pooled = state.pool.get().await?;
+                    let user = db::users::find(&mut pooled.conn(), Id(claims.sub))
+                        .await
+                        .map_err(|_| {
+                            Error::Unauthenticated("the access token is not valid or has expired".to_owned())
+                        })?;
+                    Ok(Caller {
+                        user_id: user.id,
+                        is_platform_admin: user.is_platform_admin,
+                    })
+                }
+            }
         })
     }
 }

@@ -54,3 +54,39 @@ pub async fn touch(conn: &mut Conn<'_>, id: Id, at: Time) -> QueryResult<()> {
         .await
         .map(drop))
 }
+
+/// A user's keys, newest first.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn of_user(conn: &mut Conn<'_>, user_id: Id) -> QueryResult<Vec<ApiKey>> {
+    on_backend!(conn, |c| api_keys::table
+        .filter(api_keys::user_id.eq(user_id))
+        .order(api_keys::created_at.desc())
+        .select(ApiKey::as_select())
+        .load(c)
+        .await)
+}
+
+/// Revokes one of the user's keys; a key of someone else's is `NotFound`.
+///
+/// # Errors
+///
+/// `NotFound` when the user has no such key.
+pub async fn revoke(conn: &mut Conn<'_>, user_id: Id, id: Id, at: Time) -> QueryResult<()> {
+    let key: ApiKey = on_backend!(conn, |c| api_keys::table
+        .find(id)
+        .filter(api_keys::user_id.eq(user_id))
+        .select(ApiKey::as_select())
+        .first(c)
+        .await)?;
+    if key.revoked_at.is_some() {
+        return Ok(());
+    }
+    on_backend!(conn, |c| diesel::update(api_keys::table.find(id))
+        .set(api_keys::revoked_at.eq(at))
+        .execute(c)
+        .await)
+    .map(drop)
+}

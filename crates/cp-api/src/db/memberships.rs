@@ -3,8 +3,9 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{memberships, orgs};
+use super::schema::{memberships, orgs, users};
 use super::{Conn, Id, Time, on_backend};
+use crate::auth::roles::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = memberships)]
@@ -39,5 +40,83 @@ pub async fn of_user(conn: &mut Conn<'_>, user_id: Id) -> QueryResult<Vec<(Membe
         .order(memberships::created_at.asc())
         .select((Membership::as_select(), orgs::name))
         .load(c)
+        .await)
+}
+
+/// The user's role in the org, if they are a member.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn role(conn: &mut Conn<'_>, org_id: Id, user_id: Id) -> QueryResult<Option<Role>> {
+    let role: Option<String> = on_backend!(conn, |c| memberships::table
+        .find((org_id, user_id))
+        .select(memberships::role)
+        .first(c)
+        .await
+        .optional())?;
+    // The check constraint admits only known roles.
+    Ok(role.and_then(|role| role.parse().ok()))
+}
+
+/// The org's members with their emails, oldest first.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn of_org(conn: &mut Conn<'_>, org_id: Id) -> QueryResult<Vec<(Membership, String)>> {
+    on_backend!(conn, |c| memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .order(memberships::created_at.asc())
+        .select((Membership::as_select(), users::email))
+        .load(c)
+        .await)
+}
+
+/// # Errors
+///
+/// Database errors; `NotFound` when the user is not a member.
+pub async fn set_role(conn: &mut Conn<'_>, org_id: Id, user_id: Id, role: Role) -> QueryResult<()> {
+    let updated = on_backend!(conn, |c| diesel::update(
+        memberships::table.find((org_id, user_id))
+    )
+    .set(memberships::role.eq(role.as_str()))
+    .execute(c)
+    .await)?;
+    if updated == 0 {
+        Err(diesel::result::Error::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// # Errors
+///
+/// Database errors; `NotFound` when the user is not a member.
+pub async fn remove(conn: &mut Conn<'_>, org_id: Id, user_id: Id) -> QueryResult<()> {
+    let deleted = on_backend!(conn, |c| diesel::delete(
+        memberships::table.find((org_id, user_id))
+    )
+    .execute(c)
+    .await)?;
+    if deleted == 0 {
+        Err(diesel::result::Error::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// How many admins the org has.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn admin_count(conn: &mut Conn<'_>, org_id: Id) -> QueryResult<i64> {
+    on_backend!(conn, |c| memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::role.eq(Role::Admin.as_str()))
+        .count()
+        .get_result(c)
         .await)
 }

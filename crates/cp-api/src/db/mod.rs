@@ -4,10 +4,13 @@
 //! engines really differ live in their own modules.
 
 pub mod api_keys;
+pub mod audit;
 pub mod memberships;
 pub mod migrations;
 pub mod orgs;
+pub mod refresh_tokens;
 pub mod schema;
+pub mod settings;
 pub mod sql_types;
 pub mod users;
 
@@ -138,7 +141,19 @@ pub async fn transaction<T>(
     conn: &mut Conn<'_>,
     work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    on_backend!(conn, |c| begin(c).await)?;
+    // Every transaction here writes. SQLite's must take the write lock at `BEGIN` (`IMMEDIATE`): a deferred
+    // one that reads first and writes later can fail at the write without waiting for the lock.
+    match conn {
+        Conn::Postgres(c) => {
+            <PgConn as AsyncConnection>::TransactionManager::begin_transaction(&mut **c).await?
+        }
+        Conn::Sqlite(c) => {
+            c.spawn_blocking(|inner| {
+                diesel::connection::AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
+            })
+            .await?;
+        }
+    }
     match work(conn).await {
         Ok(value) => {
             on_backend!(conn, |c| commit(c).await)?;
@@ -153,10 +168,6 @@ pub async fn transaction<T>(
             Err(error)
         }
     }
-}
-
-async fn begin<C: AsyncConnection>(conn: &mut C) -> diesel::QueryResult<()> {
-    C::TransactionManager::begin_transaction(conn).await
 }
 
 async fn commit<C: AsyncConnection>(conn: &mut C) -> diesel::QueryResult<()> {

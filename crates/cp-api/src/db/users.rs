@@ -39,3 +39,15 @@ pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<User> {
         .first(c)
         .await)
 }
+
+/// # Errors
+///
+/// `NotFound` when no user has the email (compared lowercased).
+pub async fn by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<User> {
+    let email = email.trim().to_lowercase();
+    on_backend!(conn, |c| users::table
+        .filter(users::email.eq(&email))
+        .select(User::as_select())
+        .first(c)
+        .await)
+}

@@ -1,12 +1,19 @@
 //! The HTTP surface: one module per resource, each with a `configure` that mounts its routes.
 
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
 pub mod health;
 pub mod me;
+pub mod members;
 
 use actix_web::{HttpRequest, web};
 
+use crate::auth::Caller;
+use crate::auth::token::Signer;
 use crate::db;
 use crate::error::Error;
+use crate::service::audit::Actor;
 
 /// Largest request body accepted, in bytes: a manifest's limit plus room for its envelope.
 pub const MAX_BODY_BYTES: usize = 2 * manifest::limits::MAX_BYTES;
@@ -15,6 +22,37 @@ pub const MAX_BODY_BYTES: usize = 2 * manifest::limits::MAX_BYTES;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub pool: db::Pool,
+    pub signer: Signer,
+}
+
+/// Name of the access-token signing key in the settings table.
+const SIGNING_KEY: &str = "access_token_signing_key";
+
+impl AppState {
+    /// The state over `pool`, with the signing key every replica shares (made on first start).
+    ///
+    /// # Errors
+    ///
+    /// Database errors.
+    pub async fn load(pool: db::Pool) -> Result<Self, Error> {
+        let mut pooled = pool.get().await?;
+        let key = db::settings::get_or_init(&mut pooled.conn(), SIGNING_KEY, || {
+            let mut key = vec![0_u8; 32];
+            // An empty key still signs, but every replica would share it; refuse instead.
+            getrandom::fill(&mut key).map(|()| key).unwrap_or_default()
+        })
+        .await?;
+        if key.len() < 32 {
+            return Err(Error::Internal(
+                "the token signing key is missing or short".to_owned(),
+            ));
+        }
+        drop(pooled);
+        Ok(Self {
+            pool,
+            signer: Signer::new(key),
+        })
+    }
 }
 
 /// Mounts every route and makes every error, the framework's own included, a problem+json answer.
@@ -30,7 +68,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .app_data(web::PathConfig::default().error_handler(|error, _| Error::NotFound(error.to_string()).into()))
     .configure(health::configure)
-    .service(web::scope("/api/v1").configure(me::configure))
+    .service(
+        web::scope("/api/v1")
+            .configure(auth::configure)
+            .configure(me::configure)
+            .configure(api_keys::configure)
+            .configure(members::configure)
+            .configure(audit::configure),
+    )
     .default_service(web::to(not_found));
 }
 
@@ -44,7 +89,20 @@ fn json_error(error: &actix_web::error::JsonPayloadError) -> Error {
             Error::PayloadTooLarge(format!("the body is over {limit} bytes"))
         }
         JsonPayloadError::ContentType => Error::BadRequest("send the body as application/json".to_owned()),
+        // Well-formed JSON of the wrong shape (a wrong type, an unknown field) is a validation error.
+        JsonPayloadError::Deserialize(error) if error.classify() == serde_json::error::Category::Data => {
+            Error::Validation(vec![protocol::FieldError::new("", error.to_string())])
+        }
         other => Error::BadRequest(format!("the body is not valid JSON: {other}")),
+    }
+}
+
+/// Who is acting, for the audit log.
+#[must_use]
+pub fn actor_of(request: &HttpRequest, caller: Option<&Caller>) -> Actor {
+    Actor {
+        user: caller.map(|caller| caller.user_id),
+        client_addr: request.peer_addr().map(|addr| addr.ip().to_string()),
     }
 }
 

@@ -3,7 +3,12 @@
 use protocol::{FieldError, OrgId, UserId};
 use serde::Serialize;
 
+use serde_json::json;
+
+use super::audit::{self, Actor, Entry};
+use crate::auth::roles::Role;
 use crate::auth::{api_key, password};
+use crate::db::api_keys::ApiKey;
 use crate::db::{self, Conn, Id, Time};
 use crate::error::Error;
 
@@ -26,7 +31,7 @@ pub struct Bootstrapped {
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// Checks the fields every account creation shares; every problem is reported.
-fn check_account(email: &str, password: &str, org: Option<&str>) -> Result<(), Error> {
+pub(crate) fn check_account(email: &str, password: &str, org: Option<&str>) -> Result<(), Error> {
     let mut errors = Vec::new();
     let email_ok = email.len() <= 254
         && email
@@ -107,6 +112,18 @@ pub async fn bootstrap(conn: &mut Conn<'_>, input: Bootstrap) -> Result<Bootstra
             .map_err(|e| taken(e, "email", "a user with this email exists"))?;
         db::memberships::insert(tx, &membership).await?;
         db::api_keys::insert(tx, &stored_key).await?;
+        audit::record(
+            tx,
+            Entry {
+                actor: None,
+                org: Some(org.id),
+                action: "platform.bootstrap",
+                target: format!("user:{}", user.id.0),
+                change: json!({"email": user.email, "org": org.name}),
+                client_addr: None,
+            },
+        )
+        .await?;
         Ok(())
     })
     .await?;
@@ -118,11 +135,278 @@ pub async fn bootstrap(conn: &mut Conn<'_>, input: Bootstrap) -> Result<Bootstra
 }
 
 /// A unique violation as a conflict naming the field; anything else as it is.
-fn taken(error: diesel::result::Error, field: &str, message: &str) -> Error {
+pub(crate) fn taken(error: diesel::result::Error, field: &str, message: &str) -> Error {
     match error {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
             Error::Conflict(format!("{field}: {message}"))
         }
+        other => other.into(),
+    }
+}
+
+/// An API key as listed: never its secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(key: ApiKey) -> Self {
+        Self {
+            id: key.id.0,
+            name: key.name,
+            prefix: key.prefix,
+            created_at: key.created_at.0,
+            last_used_at: key.last_used_at.map(|at| at.0),
+            revoked_at: key.revoked_at.map(|at| at.0),
+        }
+    }
+}
+
+/// A new key, with its secret shown this once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub api_key: String,
+}
+
+/// # Errors
+///
+/// [`Error::Validation`] for a name that is empty or longer than 100 characters.
+pub async fn create_api_key(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    owner: Id,
+    name: &str,
+) -> Result<CreatedApiKey, Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::Validation(vec![FieldError::new(
+            "name",
+            "a key name has 1 to 100 characters",
+        )]));
+    }
+    let key =
+        api_key::generate().map_err(|error| Error::Internal(format!("no randomness for a key: {error}")))?;
+    let stored = ApiKey {
+        id: Id(uuid::Uuid::now_v7()),
+        user_id: owner,
+        name: name.to_owned(),
+        prefix: key.prefix,
+        secret_hash: key.secret_hash,
+        created_at: Time::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    db::transaction(conn, async |tx| {
+        db::api_keys::insert(tx, &stored).await?;
+        audit::record(
+            tx,
+            Entry {
+                actor: actor.user,
+                org: None,
+                action: "api_key.create",
+                target: format!("api_key:{}", stored.id.0),
+                change: json!({"name": stored.name, "prefix": stored.prefix}),
+                client_addr: actor.client_addr.clone(),
+            },
+        )
+        .await
+    })
+    .await?;
+    Ok(CreatedApiKey {
+        key: stored.into(),
+        api_key: key.key,
+    })
+}
+
+/// Revokes one of `owner`'s keys.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when the owner has no such key.
+pub async fn revoke_api_key(conn: &mut Conn<'_>, actor: Actor, owner: Id, key: Id) -> Result<(), Error> {
+    db::transaction(conn, async |tx| {
+        db::api_keys::revoke(tx, owner, key, Time::now())
+            .await
+            .map_err(not_found("no such API key"))?;
+        audit::record(
+            tx,
+            Entry {
+                actor: actor.user,
+                org: None,
+                action: "api_key.revoke",
+                target: format!("api_key:{}", key.0),
+                change: json!({}),
+                client_addr: actor.client_addr.clone(),
+            },
+        )
+        .await
+    })
+    .await
+}
+
+/// A member of an org, as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub user_id: UserId,
+    pub email: String,
+    pub role: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn members(conn: &mut Conn<'_>, org: Id) -> Result<Vec<MemberView>, Error> {
+    Ok(db::memberships::of_org(conn, org)
+        .await?
+        .into_iter()
+        .map(|(membership, email)| MemberView {
+            user_id: membership.user_id.into(),
+            email,
+            role: membership.role,
+            since: membership.created_at.0,
+        })
+        .collect())
+}
+
+/// Adds an existing user to the org.
+///
+/// # Errors
+///
+/// [`Error::Validation`] for an unknown email; [`Error::Conflict`] when they are already a member.
+pub async fn add_member(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    org: Id,
+    email: &str,
+    role: Role,
+) -> Result<MemberView, Error> {
+    db::transaction(conn, async |tx| {
+        let user = db::users::by_email(tx, email)
+            .await
+            .map_err(|error| match error {
+                diesel::result::Error::NotFound => Error::Validation(vec![FieldError::new(
+                    "email",
+                    format!("no user has the email {email:?}"),
+                )]),
+                other => other.into(),
+            })?;
+        let membership = db::memberships::Membership {
+            org_id: org,
+            user_id: user.id,
+            role: role.as_str().to_owned(),
+            created_at: Time::now(),
+        };
+        db::memberships::insert(tx, &membership)
+            .await
+            .map_err(|e| taken(e, "email", "this user is already a member"))?;
+        audit::record(
+            tx,
+            Entry {
+                actor: actor.user,
+                org: Some(org),
+                action: "member.add",
+                target: format!("user:{}", user.id.0),
+                change: json!({"role": role}),
+                client_addr: actor.client_addr.clone(),
+            },
+        )
+        .await?;
+        Ok(MemberView {
+            user_id: user.id.into(),
+            email: user.email,
+            role: membership.role,
+            since: membership.created_at.0,
+        })
+    })
+    .await
+}
+
+/// Changes a member's role; the last admin cannot step down.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] for a non-member; [`Error::Conflict`] when it would leave the org without an admin.
+pub async fn change_role(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    org: Id,
+    user: Id,
+    role: Role,
+) -> Result<(), Error> {
+    db::transaction(conn, async |tx| {
+        let current = db::memberships::role(tx, org, user)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such member".to_owned()))?;
+        if current == Role::Admin && role != Role::Admin {
+            keep_an_admin(tx, org).await?;
+        }
+        db::memberships::set_role(tx, org, user, role).await?;
+        audit::record(
+            tx,
+            Entry {
+                actor: actor.user,
+                org: Some(org),
+                action: "member.change_role",
+                target: format!("user:{}", user.0),
+                change: json!({"from": current, "to": role}),
+                client_addr: actor.client_addr.clone(),
+            },
+        )
+        .await
+    })
+    .await
+}
+
+/// Removes a member; the last admin cannot be removed.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] for a non-member; [`Error::Conflict`] when it would leave the org without an admin.
+pub async fn remove_member(conn: &mut Conn<'_>, actor: Actor, org: Id, user: Id) -> Result<(), Error> {
+    db::transaction(conn, async |tx| {
+        let current = db::memberships::role(tx, org, user)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such member".to_owned()))?;
+        if current == Role::Admin {
+            keep_an_admin(tx, org).await?;
+        }
+        db::memberships::remove(tx, org, user).await?;
+        audit::record(
+            tx,
+            Entry {
+                actor: actor.user,
+                org: Some(org),
+                action: "member.remove",
+                target: format!("user:{}", user.0),
+                change: json!({"role": current}),
+                client_addr: actor.client_addr.clone(),
+            },
+        )
+        .await
+    })
+    .await
+}
+
+async fn keep_an_admin(tx: &mut Conn<'_>, org: Id) -> Result<(), Error> {
+    if db::memberships::admin_count(tx, org).await? <= 1 {
+        return Err(Error::Conflict("the org must keep at least one admin".to_owned()));
+    }
+    Ok(())
+}
+
+/// Maps `NotFound` to a 404 that says what was not found.
+fn not_found(what: &'static str) -> impl Fn(diesel::result::Error) -> Error {
+    move |error| match error {
+        diesel::result::Error::NotFound => Error::NotFound(what.to_owned()),
         other => other.into(),
     }
 }

@@ -40,11 +40,16 @@ on_both_backends! {
             let answer = app.get_as("/api/v1/me", key).await;
             assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{key:?}");
             assert_eq!(answer.content_type(), "application/problem+json");
-            assert_eq!(answer.body["detail"], "the API key is not valid", "{key:?}");
+            let expected = if key.starts_with("amk_") {
+                "the API key is not valid"
+            } else {
+                "the access token is not valid or has expired"
+            };
+            assert_eq!(answer.body["detail"], expected, "{key:?}");
         }
         let basic = app.send(TestRequest::get().uri("/api/v1/me").insert_header(("Authorization", "Basic eDp5"))).await;
         assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(basic.body["detail"], "the Authorization header must be `Bearer <key>`");
+        assert_eq!(basic.body["detail"], "the Authorization header must be `Bearer <credential>`");
     }
 
     async fn bootstrap_refuses_taken_names_and_writes_nothing_half(backend: Backend) {

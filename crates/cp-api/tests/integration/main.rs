@@ -3,6 +3,9 @@
 mod support;
 
 mod accounts;
+mod audit;
 mod health;
 mod migrations;
+mod roles;
 mod schema;
+mod sessions;

@@ -73,8 +73,8 @@ fn diesel_type(backend: Backend, database_type: &str) -> String {
         (Backend::Postgres, "text") | (Backend::Sqlite, "TEXT") => "Text",
         (Backend::Postgres, "boolean") | (Backend::Sqlite, "BOOLEAN") => "Bool",
         (Backend::Postgres, "bytea") | (Backend::Sqlite, "BLOB") => "Bytea",
-        (Backend::Postgres, "bigint") | (Backend::Sqlite, "BIGINT") => "BigInt",
-        (Backend::Postgres, "integer") | (Backend::Sqlite, "INTEGER") => "Integer",
+        (Backend::Postgres, "bigint") | (Backend::Sqlite, "BIGINT") => "Int8",
+        (Backend::Postgres, "integer") | (Backend::Sqlite, "INTEGER") => "Int4",
         (_, other) => return format!("unmapped {other}"),
     };
     ty.to_owned()

@@ -154,6 +154,22 @@ impl Drop for TestDb {
     }
 }
 
+/// A signed-up, logged-in user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub org_id: Option<String>,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+fn with_token(request: TestRequest, token: Option<&str>) -> TestRequest {
+    match token {
+        Some(token) => request.insert_header(("Authorization", format!("Bearer {token}"))),
+        None => request,
+    }
+}
+
 /// The control plane's HTTP app over a migrated database of its own.
 #[derive(Debug)]
 pub struct TestApp {
@@ -183,7 +199,7 @@ impl TestApp {
         let db = TestDb::migrated(backend).await;
         let pool = db::Pool::open(&db.database, 4).await.unwrap();
         Self {
-            state: AppState { pool },
+            state: AppState::load(pool).await.unwrap(),
             db,
         }
     }
@@ -212,6 +228,19 @@ impl TestApp {
         self.send(TestRequest::get().uri(path)).await
     }
 
+    pub async fn get_as_opt(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(with_token(TestRequest::get().uri(path), token)).await
+    }
+
+    /// Signs a user up over the service (concurrently callable: no shared app instance).
+    pub async fn user_without_login(&self, email: String) {
+        let mut pooled = self.state.pool.get().await.unwrap();
+        let actor = cp_api::service::audit::Actor::default();
+        cp_api::service::sessions::sign_up(&mut pooled.conn(), &email, "correct horse battery", None, actor)
+            .await
+            .unwrap();
+    }
+
     pub async fn get_as(&self, path: &str, key: &str) -> Answer {
         self.send(
             TestRequest::get()
@@ -219,6 +248,45 @@ impl TestApp {
                 .insert_header(("Authorization", format!("Bearer {key}"))),
         )
         .await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value, token: Option<&str>) -> Answer {
+        self.send(with_token(TestRequest::post().uri(path).set_json(body), token))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value, token: Option<&str>) -> Answer {
+        self.send(with_token(TestRequest::patch().uri(path).set_json(body), token))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(with_token(TestRequest::delete().uri(path), token))
+            .await
+    }
+
+    /// Signs a user up (with an org of their own when `org` is given) and logs them in.
+    pub async fn user(&self, email: &str, org: Option<&str>) -> User {
+        let mut body = serde_json::json!({"email": email, "password": "correct horse battery"});
+        if let Some(org) = org {
+            body["org"] = org.into();
+        }
+        let created = self.post("/api/v1/auth/signup", body, None).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let login = self
+            .post(
+                "/api/v1/auth/login",
+                serde_json::json!({"email": email, "password": "correct horse battery"}),
+                None,
+            )
+            .await;
+        assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+        User {
+            id: created.body["user_id"].as_str().unwrap().to_owned(),
+            org_id: created.body["org_id"].as_str().map(str::to_owned),
+            token: login.body["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: login.body["refresh_token"].as_str().unwrap().to_owned(),
+        }
     }
 
     /// A platform admin with an org and an API key.

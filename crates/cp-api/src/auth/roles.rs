@@ -1,0 +1,144 @@
+//! Org roles, and the extractors that decide access: a handler names the role it needs in its signature
+//! (`OrgAdmin`, `OrgMember`, …) and gets the org only if the caller has it.
+//!
+//! A caller outside the org gets 404, as if the org did not exist; a member without the role gets 403.
+//! Platform admins pass every check.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::str::FromStr;
+
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::{Deserialize, Serialize};
+
+use super::Caller;
+use crate::db::{self, Id};
+use crate::error::Error;
+use crate::http::AppState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Developer,
+    Operator,
+    Approver,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Developer,
+        Role::Operator,
+        Role::Approver,
+        Role::Viewer,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Developer => "developer",
+            Self::Operator => "operator",
+            Self::Approver => "approver",
+            Self::Viewer => "viewer",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {text:?}; expected one of: admin, developer, operator, approver, viewer"
+                )
+            })
+    }
+}
+
+/// Which roles a route admits.
+pub trait Requirement {
+    const ROLES: &'static [Role];
+    /// For the 403 detail: "this needs the org's admin role".
+    const NEEDS: &'static str;
+}
+
+/// The caller acting in the org named by the route's `{org}`, with a role the requirement admits.
+#[derive(Debug)]
+pub struct InOrg<R> {
+    pub caller: Caller,
+    pub org_id: Id,
+    requirement: PhantomData<R>,
+}
+
+macro_rules! requirement {
+    ($($(#[$doc:meta])* $name:ident / $alias:ident: [$($role:ident),*], $needs:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl Requirement for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),*];
+            const NEEDS: &'static str = $needs;
+        }
+
+        $(#[$doc])*
+        pub type $alias = InOrg<$name>;
+    )*};
+}
+
+requirement! {
+    /// Any member of the org.
+    Members / OrgMember: [Admin, Developer, Operator, Approver, Viewer], "membership of the org";
+    /// The org's admins.
+    Admins / OrgAdmin: [Admin], "the org's admin role";
+}
+
+impl<R: Requirement + 'static> FromRequest for InOrg<R> {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let caller = Caller::from_request(request, payload);
+        let org = request.match_info().get("org").map(str::to_owned);
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let caller = caller.await?;
+            let no_such_org = || Error::NotFound("no such org".to_owned());
+            let org_id = org
+                .and_then(|org| uuid::Uuid::parse_str(&org).ok())
+                .map(Id)
+                .ok_or_else(no_such_org)?;
+            let state = state.ok_or_else(|| Error::Internal("application state missing".to_owned()))?;
+            let mut pooled = state.pool.get().await?;
+            let role = db::memberships::role(&mut pooled.conn(), org_id, caller.user_id).await?;
+            if caller.is_platform_admin {
+                // Platform admins see every org, but an org that does not exist is still 404.
+                db::orgs::find(&mut pooled.conn(), org_id)
+                    .await
+                    .map_err(|_| no_such_org())?;
+            } else {
+                let role = role.ok_or_else(no_such_org)?;
+                if !R::ROLES.contains(&role) {
+                    return Err(Error::Forbidden(format!(
+                        "this needs {}; you are {}",
+                        R::NEEDS,
+                        role.as_str()
+                    )));
+                }
+            }
+            Ok(Self {
+                caller,
+                org_id,
+                requirement: PhantomData,
+            })
+        })
+    }
+}

@@ -1,0 +1,28 @@
+//! Values the control plane makes for itself once and every replica shares.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::settings;
+use super::{Conn, on_backend};
+
+/// The value named `name`, storing `make()` first if there is none yet (the first replica to ask wins).
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn get_or_init(
+    conn: &mut Conn<'_>,
+    name: &str,
+    make: impl FnOnce() -> Vec<u8>,
+) -> QueryResult<Vec<u8>> {
+    let fresh = make();
+    on_backend!(conn, |c| {
+        diesel::insert_into(settings::table)
+            .values((settings::name.eq(name), settings::value.eq(&fresh)))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await?;
+        settings::table.find(name).select(settings::value).first(c).await
+    })
+}
