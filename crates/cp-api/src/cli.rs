@@ -71,6 +71,9 @@ pub struct ServeArgs {
     /// Do not apply pending migrations at start-up.
     #[arg(long, env = "CP_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// Plugin node kinds submitted manifests may use, beside the built-ins (comma-separated).
+    #[arg(long, env = "CP_EXTRA_NODE_KINDS", value_delimiter = ',')]
+    pub extra_node_kinds: Vec<String>,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

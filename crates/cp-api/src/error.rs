@@ -35,6 +35,8 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The database cannot be reached; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -75,6 +77,9 @@ impl Error {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "The request body is too large"),
+            Self::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "The body's media type is not accepted")
+            }
             Self::Unavailable(_) => ("unavailable", "Temporarily unavailable"),
             Self::Internal(_) => ("internal", "Internal error"),
         }
@@ -120,6 +125,7 @@ impl ResponseError for Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -177,6 +183,7 @@ mod tests {
             (Error::NotFound("no such agent".into()), 404),
             (Error::Conflict("name taken".into()), 409),
             (Error::PayloadTooLarge("too big".into()), 413),
+            (Error::UnsupportedMediaType("text/plain".into()), 415),
             (Error::Unavailable("database down".into()), 503),
             (Error::Internal("disk on fire".into()), 500),
         ];

@@ -29,7 +29,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let applied = migrations::run(&database, Direction::Up).await?;
         tracing::info!(database = %database.describe(), applied = applied.len(), "migrations applied");
     }
-    let state = AppState::load(db::Pool::open(&database, POOL_SIZE).await?).await?;
+    let mut state = AppState::load(db::Pool::open(&database, POOL_SIZE).await?).await?;
+    let mut kinds = state.node_kinds.as_ref().clone();
+    kinds.extend(
+        args.extra_node_kinds
+            .iter()
+            .map(|kind| kind.trim().to_owned())
+            .filter(|kind| !kind.is_empty()),
+    );
+    state.node_kinds = std::sync::Arc::new(kinds);
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {
         App::new()

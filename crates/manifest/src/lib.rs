@@ -26,6 +26,18 @@ pub use model::{
 pub use path::{Location, Path};
 pub use schema::manifest_schema;
 
+/// The node kinds every data plane runs. A control plane accepts these (and whatever plugin kinds its
+/// operator adds); a data plane's node registry registers them.
+pub const BUILTIN_NODE_KINDS: &[&str] = &[
+    "llm",
+    "tool",
+    "transform",
+    "memory_search",
+    "memory_write",
+    "approval",
+    "a2a",
+];
+
 /// What went wrong with a manifest or a run's inputs.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

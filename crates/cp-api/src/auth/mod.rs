@@ -59,6 +59,25 @@ fn presented_bearer(request: &HttpRequest) -> Result<&str, Error> {
     })
 }
 
+/// The caller, when credentials were presented; bad credentials are still refused, never taken as anonymous.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequest for MaybeCaller {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let headers = request.headers();
+        if !headers.contains_key(actix_web::http::header::AUTHORIZATION) && !headers.contains_key("x-api-key")
+        {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        let caller = Caller::from_request(request, payload);
+        Box::pin(async move { caller.await.map(|caller| Self(Some(caller))) })
+    }
+}
+
 impl FromRequest for Caller {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;

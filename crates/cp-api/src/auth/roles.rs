@@ -99,6 +99,29 @@ requirement! {
     Members / OrgMember: [Admin, Developer, Operator, Approver, Viewer], "membership of the org";
     /// The org's admins.
     Admins / OrgAdmin: [Admin], "the org's admin role";
+    /// Those who build the org's agents.
+    Developers / OrgDeveloper: [Admin, Developer], "the org's admin or developer role";
+}
+
+/// A platform admin (who publishes and rejects catalog listings).
+#[derive(Debug)]
+pub struct PlatformAdmin(pub Caller);
+
+impl FromRequest for PlatformAdmin {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let caller = Caller::from_request(request, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            if caller.is_platform_admin {
+                Ok(Self(caller))
+            } else {
+                Err(Error::Forbidden("this needs a platform admin".to_owned()))
+            }
+        })
+    }
 }
 
 impl<R: Requirement + 'static> FromRequest for InOrg<R> {

@@ -3,13 +3,18 @@
 //! A query is written once and runs on either engine through [`on_backend!`]; the few places where the
 //! engines really differ live in their own modules.
 
+pub mod agent_versions;
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
+mod blocking;
 pub mod memberships;
 pub mod migrations;
 pub mod orgs;
 pub mod refresh_tokens;
+pub mod reviews;
 pub mod schema;
+pub mod search;
 pub mod settings;
 pub mod sql_types;
 pub mod users;
@@ -30,7 +35,7 @@ pub use sql_types::{Id, Time};
 use crate::error::Error;
 
 pub type PgConn = AsyncPgConnection;
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, blocking::FinishOnDrop>;
 
 /// Where the control plane keeps its state.
 #[derive(Clone, Debug, PartialEq, Eq)]

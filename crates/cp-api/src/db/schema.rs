@@ -4,6 +4,60 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    agent_versions (id) {
+        id -> Uuid,
+        agent -> Uuid,
+        version -> Text,
+        state -> Text,
+        manifest -> Text,
+        digest -> Text,
+        submitted_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        reviewed_by -> Nullable<Uuid>,
+        reviewed_at -> Nullable<Timestamptz>,
+        rejection_reason -> Nullable<Text>,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    agents (id) {
+        id -> Uuid,
+        agent_id -> Text,
+        owner_org_id -> Uuid,
+        listed -> Bool,
+        current_version -> Nullable<Text>,
+        name -> Text,
+        description -> Text,
+        category -> Text,
+        tags -> Text,
+        capabilities -> Text,
+        keywords -> Text,
+        pricing_model -> Text,
+        price_micros -> Int8,
+        risk -> Text,
+        installs -> Int8,
+        rating_count -> Int4,
+        rating_sum -> Int4,
+        rating_avg_milli -> Int4,
+        stars_1 -> Int4,
+        stars_2 -> Int4,
+        stars_3 -> Int4,
+        stars_4 -> Int4,
+        stars_5 -> Int4,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     api_keys (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -88,6 +142,23 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    reviews (id) {
+        id -> Uuid,
+        agent -> Uuid,
+        user_id -> Uuid,
+        stars -> Int4,
+        body -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        reply -> Nullable<Text>,
+        replied_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     settings (name) {
         name -> Text,
         value -> Bytea,
@@ -107,18 +178,25 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(agent_versions -> agents (agent));
+diesel::joinable!(agents -> orgs (owner_org_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(reviews -> agents (agent));
+diesel::joinable!(reviews -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    agent_versions,
+    agents,
     api_keys,
     audit_head,
     audit_log,
     memberships,
     orgs,
     refresh_tokens,
+    reviews,
     settings,
     users,
 );

@@ -57,7 +57,8 @@ impl Time {
         Self::from_unix_micros(Utc::now().timestamp_micros())
     }
 
-    fn from_unix_micros(micros: i64) -> Self {
+    #[must_use]
+    pub fn from_unix_micros(micros: i64) -> Self {
         Self(Utc.timestamp_micros(micros).single().unwrap_or_default())
     }
 }

@@ -91,10 +91,10 @@ async fn page(state: &AppState, org: Option<Id>, query: &PageQuery) -> Result<Ht
             .ok_or_else(|| Error::BadRequest(format!("{cursor:?} is not a cursor this list gave out")))?,
     };
     let mut pooled = state.pool.get().await?;
-    let rows = db::audit::page(&mut pooled.conn(), org, after, limit).await?;
-    let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|row| row.seq.to_string()))
-        .flatten();
+    let mut rows = db::audit::page(&mut pooled.conn(), org, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or_default());
+    let next_cursor = more.then(|| rows.last().map(|row| row.seq.to_string())).flatten();
     let items: Vec<AuditView> = rows.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(protocol::Page { items, next_cursor }))
 }

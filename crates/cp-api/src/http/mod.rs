@@ -1,5 +1,6 @@
 //! The HTTP surface: one module per resource, each with a `configure` that mounts its routes.
 
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
@@ -23,6 +24,8 @@ pub const MAX_BODY_BYTES: usize = 2 * manifest::limits::MAX_BYTES;
 pub struct AppState {
     pub pool: db::Pool,
     pub signer: Signer,
+    /// Node kinds a submitted manifest may use: the built-ins and the operator's plugin kinds.
+    pub node_kinds: std::sync::Arc<Vec<String>>,
 }
 
 /// Name of the access-token signing key in the settings table.
@@ -48,9 +51,14 @@ impl AppState {
             ));
         }
         drop(pooled);
+        let node_kinds = manifest::BUILTIN_NODE_KINDS
+            .iter()
+            .map(|kind| (*kind).to_owned())
+            .collect();
         Ok(Self {
             pool,
             signer: Signer::new(key),
+            node_kinds: std::sync::Arc::new(node_kinds),
         })
     }
 }
@@ -74,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(me::configure)
             .configure(api_keys::configure)
             .configure(members::configure)
+            .configure(agents::configure)
             .configure(audit::configure),
     )
     .default_service(web::to(not_found));

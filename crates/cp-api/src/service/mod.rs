@@ -2,4 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod browse;
+pub mod catalog;
+pub mod reviews;
 pub mod sessions;

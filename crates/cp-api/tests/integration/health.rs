@@ -36,3 +36,22 @@ async fn ready_fails_with_retry_after_when_the_database_is_gone() {
     );
     assert_eq!(app.get("/health/live").await.status, StatusCode::OK);
 }
+
+/// A request abandoned mid-query (the client went away) must not take the worker down: actix runs each
+/// worker on a single-threaded runtime, where SQLite's blocking calls cannot block on being dropped.
+#[actix_web::test]
+async fn an_abandoned_sqlite_query_does_not_panic_the_worker() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let admin = app.bootstrap("admin@example.com", "Acme").await;
+    for _ in 0..20 {
+        let mut pooled = app.state.pool.get().await.unwrap();
+        let mut conn = pooled.conn();
+        let query = cp_api::db::users::find(&mut conn, admin.user_id.into());
+        let _ = tokio::time::timeout(std::time::Duration::from_nanos(1), query).await;
+    }
+    assert_eq!(
+        app.get_as("/api/v1/me", &admin.api_key).await.status,
+        StatusCode::OK,
+        "the pool still serves"
+    );
+}

@@ -4,6 +4,7 @@ mod support;
 
 mod accounts;
 mod audit;
+mod catalog;
 mod health;
 mod migrations;
 mod roles;

@@ -1,0 +1,351 @@
+//! Catalog search: the one query whose SQL differs between the engines, because full-text search does.
+//!
+//! A search is reduced to plain words first (letters and digits; common English stopwords dropped; at
+//! most [`MAX_WORDS`]), so no input is a syntax error and both engines see the same words. Each engine's
+//! full-text index decides which listings match all of them (PostgreSQL: `plainto_tsquery` over the
+//! expression `agents_search` indexes; SQLite: FTS5 with each word quoted), stemming as it goes. Relevance
+//! is then the same formula on both: for every word, 10 if the name has it, 4 if the tags or
+//! capabilities do, 1 if the description does; ties go to the better rated, then the more installed, then
+//! by name. So the same query gives the same results in the same order on either engine.
+
+use diesel::pg::Pg;
+use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sqlite::Sqlite;
+use diesel_async::RunQueryDsl;
+
+use super::agents::Agent;
+use super::sql_types::{Timestamptz, Uuid};
+use super::{Conn, Id, Time};
+
+/// The text PostgreSQL matches; `agents_search` indexes exactly this expression.
+const PG_DOCUMENT: &str =
+    "to_tsvector('english', agents.name || ' ' || agents.keywords || ' ' || agents.description)";
+
+/// Words of a search beyond these are ignored.
+pub const MAX_WORDS: usize = 8;
+
+/// How much a word found in each field adds to relevance.
+const FIELD_WEIGHTS: [(&str, i32); 3] = [("name", 10), ("keywords", 4), ("description", 1)];
+
+/// Words too common to search for (PostgreSQL's English list drops these too).
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "of", "on",
+    "or", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+];
+
+/// The words of a search: lowercased runs of letters and digits, without stopwords, at most [`MAX_WORDS`].
+#[must_use]
+pub fn words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+    {
+        if !STOPWORDS.contains(&word.as_str()) && !words.contains(&word) && words.len() < MAX_WORDS {
+            words.push(word);
+        }
+    }
+    words
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Relevance,
+    Rating,
+    Installs,
+    Newest,
+    Price,
+}
+
+/// Where a page starts: after a row (keyset, stable under inserts) or, for relevance, after so many rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Position {
+    Start,
+    After { value: i64, id: Id },
+    Offset(i64),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Filters {
+    /// Words to search for; `None` lists without searching.
+    pub text: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub capability: Option<String>,
+    pub pricing_model: Option<String>,
+    pub max_price_micros: Option<i64>,
+    pub min_rating_milli: Option<i32>,
+    pub risk: Option<String>,
+}
+
+/// The value a row is sorted by, for the next page's cursor.
+#[must_use]
+pub fn sort_value(sort: Sort, agent: &Agent) -> i64 {
+    match sort {
+        Sort::Rating => i64::from(agent.rating_avg_milli),
+        Sort::Installs => agent.installs,
+        Sort::Newest => agent.published_at.map_or(0, |at| at.0.timestamp_micros()),
+        Sort::Price => agent.price_micros,
+        Sort::Relevance => 0,
+    }
+}
+
+/// FTS5 query text: each word quoted, so it is only ever a word.
+fn fts5_phrase(words: &[String], column: Option<&str>) -> String {
+    let quoted: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
+    match column {
+        Some(column) => format!("{column} : ({})", quoted.join(" ")),
+        None => quoted.join(" "),
+    }
+}
+
+/// `%|value|%` for a LIKE over a `|a|b|` column, with LIKE's wildcards escaped.
+fn contains_value(value: &str) -> String {
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%|{escaped}|%")
+}
+
+#[derive(Clone)]
+enum Bind {
+    Text(String),
+    BigInt(i64),
+    Integer(i32),
+    Id(Id),
+    Time(Time),
+}
+
+/// SQL with its binds, numbered `$n` for PostgreSQL and `?` for SQLite.
+struct Statement {
+    postgres: bool,
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+impl Statement {
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        if self.postgres {
+            format!("${}", self.binds.len())
+        } else {
+            "?".to_owned()
+        }
+    }
+
+    fn and(&mut self, condition: &str, value: Bind) {
+        let placeholder = self.bind(value);
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&condition.replace("{}", &placeholder));
+    }
+}
+
+fn statement(
+    postgres: bool,
+    filters: &Filters,
+    sort: Sort,
+    position: &Position,
+    limit: i64,
+) -> Option<Statement> {
+    let mut st = Statement {
+        postgres,
+        sql: String::from("SELECT agents.* FROM agents"),
+        binds: Vec::new(),
+    };
+    let words = match &filters.text {
+        Some(text) => {
+            let words = words(text);
+            if words.is_empty() {
+                // Nothing searchable (only punctuation or stopwords): nothing matches.
+                return None;
+            }
+            Some(words)
+        }
+        None => None,
+    };
+    st.sql.push_str(" WHERE agents.listed");
+    if let Some(words) = &words {
+        if postgres {
+            st.and(
+                &format!("{PG_DOCUMENT} @@ plainto_tsquery('english', {{}})"),
+                Bind::Text(words.join(" ")),
+            );
+        } else {
+            st.and(
+                "agents.rowid IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {})",
+                Bind::Text(fts5_phrase(words, None)),
+            );
+        }
+    }
+    let like = r"LIKE {} ESCAPE '\'";
+    if let Some(category) = &filters.category {
+        st.and("agents.category = {}", Bind::Text(category.clone()));
+    }
+    if let Some(tag) = &filters.tag {
+        st.and(&format!("agents.tags {like}"), Bind::Text(contains_value(tag)));
+    }
+    if let Some(capability) = &filters.capability {
+        st.and(
+            &format!("agents.capabilities {like}"),
+            Bind::Text(contains_value(capability)),
+        );
+    }
+    if let Some(model) = &filters.pricing_model {
+        st.and("agents.pricing_model = {}", Bind::Text(model.clone()));
+    }
+    if let Some(max) = filters.max_price_micros {
+        st.and("agents.price_micros <= {}", Bind::BigInt(max));
+    }
+    if let Some(min) = filters.min_rating_milli {
+        st.and("agents.rating_avg_milli >= {}", Bind::Integer(min));
+    }
+    if let Some(risk) = &filters.risk {
+        st.and("agents.risk = {}", Bind::Text(risk.clone()));
+    }
+
+    let (column, descending) = match sort {
+        Sort::Rating => ("agents.rating_avg_milli", true),
+        Sort::Installs => ("agents.installs", true),
+        Sort::Newest => ("agents.published_at", true),
+        Sort::Price => ("agents.price_micros", false),
+        Sort::Relevance => ("", true),
+    };
+    if let Position::After { value, id } = position {
+        let value = if sort == Sort::Newest {
+            Bind::Time(Time::from_unix_micros(*value))
+        } else {
+            Bind::BigInt(*value)
+        };
+        // Each placeholder is bound once, in the order it appears: SQLite's `?` are positional.
+        let (op, id_op) = if descending { ("<", ">") } else { (">", ">") };
+        let beyond = st.bind(value.clone());
+        let tied = st.bind(value);
+        let id = st.bind(Bind::Id(*id));
+        st.sql.push_str(&format!(
+            " AND ({column} {op} {beyond} OR ({column} = {tied} AND agents.id {id_op} {id}))"
+        ));
+    }
+    let order = match (sort, &words) {
+        (Sort::Relevance, Some(words)) => {
+            let mut score = Vec::new();
+            for word in words {
+                for (field, weight) in FIELD_WEIGHTS {
+                    let matched = if postgres {
+                        let word = st.bind(Bind::Text(word.clone()));
+                        format!(
+                            "to_tsvector('english', agents.{field}) @@ plainto_tsquery('english', {word})"
+                        )
+                    } else {
+                        let phrase =
+                            st.bind(Bind::Text(fts5_phrase(std::slice::from_ref(word), Some(field))));
+                        format!(
+                            "agents.rowid IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {phrase})"
+                        )
+                    };
+                    score.push(format!("CASE WHEN {matched} THEN {weight} ELSE 0 END"));
+                }
+            }
+            format!(
+                "({}) DESC, agents.rating_avg_milli DESC, agents.installs DESC, agents.name, agents.id",
+                score.join(" + ")
+            )
+        }
+        (Sort::Relevance, None) => "agents.published_at DESC, agents.id".to_owned(),
+        (_, _) => format!("{column} {}, agents.id", if descending { "DESC" } else { "ASC" }),
+    };
+    st.sql.push_str(&format!(" ORDER BY {order}"));
+    let limit = st.bind(Bind::BigInt(limit));
+    st.sql.push_str(&format!(" LIMIT {limit}"));
+    if let Position::Offset(offset) = position {
+        let offset = st.bind(Bind::BigInt(*offset));
+        st.sql.push_str(&format!(" OFFSET {offset}"));
+    }
+    Some(st)
+}
+
+macro_rules! run {
+    ($backend:ty, $conn:expr, $statement:expr) => {{
+        let mut query = diesel::sql_query($statement.sql).into_boxed::<$backend>();
+        for bind in $statement.binds {
+            query = match bind {
+                Bind::Text(value) => query.bind::<Text, _>(value),
+                Bind::BigInt(value) => query.bind::<BigInt, _>(value),
+                Bind::Integer(value) => query.bind::<Integer, _>(value),
+                Bind::Id(value) => query.bind::<Uuid, _>(value),
+                Bind::Time(value) => query.bind::<Timestamptz, _>(value),
+            };
+        }
+        query.load::<Agent>($conn).await
+    }};
+}
+
+/// Listed agents matching `filters`, in `sort` order, from `position`, at most `limit`.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn search(
+    conn: &mut Conn<'_>,
+    filters: &Filters,
+    sort: Sort,
+    position: &Position,
+    limit: i64,
+) -> diesel::QueryResult<Vec<Agent>> {
+    let postgres = matches!(conn, Conn::Postgres(_));
+    let Some(statement) = statement(postgres, filters, sort, position, limit) else {
+        return Ok(Vec::new());
+    };
+    match conn {
+        Conn::Postgres(c) => run!(Pg, &mut **c, statement),
+        Conn::Sqlite(c) => run!(Sqlite, &mut **c, statement),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_becomes_plain_words() {
+        let found = words(r#"Billing "normalizer" OR cost* NEAR(x y) col:z 'the' & | -q"#);
+        assert_eq!(
+            found,
+            ["billing", "normalizer", "cost", "near", "x", "y", "col", "z"],
+            "stopwords and the ninth word go"
+        );
+        assert!(words(r#"" ' & | * : ( ) the and"#).is_empty());
+        assert_eq!(words("Coût coût données"), ["coût", "données"]);
+        assert_eq!(fts5_phrase(&words("near or"), Some("name")), r#"name : ("near")"#);
+    }
+
+    #[test]
+    fn like_wildcards_in_values_are_literal() {
+        assert_eq!(contains_value("multi_cloud"), r"%|multi\_cloud|%");
+        assert_eq!(contains_value("100%"), r"%|100\%|%");
+    }
+
+    #[test]
+    fn statements_number_their_binds_per_engine() {
+        let filters = Filters {
+            text: Some("billing".into()),
+            tag: Some("finops".into()),
+            ..Filters::default()
+        };
+        let pg = statement(true, &filters, Sort::Relevance, &Position::Offset(20), 10).unwrap();
+        assert!(pg.sql.contains("@@ plainto_tsquery('english', $1)"), "{}", pg.sql);
+        assert!(pg.sql.ends_with("LIMIT $6 OFFSET $7"), "{}", pg.sql);
+        let sqlite = statement(false, &filters, Sort::Relevance, &Position::Start, 10).unwrap();
+        assert!(
+            sqlite.sql.contains("agents_fts MATCH ?") && !sqlite.sql.contains('$'),
+            "{}",
+            sqlite.sql
+        );
+        let nothing = Filters {
+            text: Some("*&|".into()),
+            ..Filters::default()
+        };
+        assert!(statement(false, &nothing, Sort::Relevance, &Position::Start, 10).is_none());
+    }
+}

@@ -1,0 +1,408 @@
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use serde_json::{Value, json};
+
+use crate::support::{Answer, Backend, TestApp, User, on_both_backends};
+
+const NORMALIZER: &str = include_str!("../../../../examples/finops/billing-normalizer.yaml");
+const DETECTOR: &str = include_str!("../../../../examples/finops/anomaly-detector.yaml");
+
+/// A platform admin's API key and a developer with an org of their own.
+struct Market {
+    admin: String,
+    developer: User,
+    org: String,
+}
+
+async fn market(app: &TestApp) -> Market {
+    let admin = app.bootstrap("admin@platform.example", "Platform").await;
+    let developer = app.user("dev@aicloud.example", Some("AI Cloud")).await;
+    let org = developer.org_id.clone().unwrap();
+    Market {
+        admin: admin.api_key,
+        developer,
+        org,
+    }
+}
+
+async fn submit(app: &TestApp, market: &Market, body: &str, content_type: &str) -> Answer {
+    let request = TestRequest::post()
+        .uri(&format!("/api/v1/orgs/{}/agents", market.org))
+        .insert_header(("content-type", content_type))
+        .insert_header(("Authorization", format!("Bearer {}", market.developer.token)))
+        .set_payload(body.to_owned());
+    app.send(request).await
+}
+
+/// Submits, sends for review and publishes.
+async fn publish(app: &TestApp, market: &Market, body: &str, content_type: &str) -> Value {
+    let submitted = submit(app, market, body, content_type).await;
+    assert!(submitted.status.is_success(), "{:?}", submitted.body);
+    let (agent, version) = (
+        submitted.body["agent_id"].as_str().unwrap(),
+        submitted.body["version"].as_str().unwrap(),
+    );
+    let review = app
+        .post(
+            &format!(
+                "/api/v1/orgs/{}/agents/{agent}/versions/{version}/submit",
+                market.org
+            ),
+            json!({}),
+            Some(&market.developer.token),
+        )
+        .await;
+    assert_eq!(review.status, StatusCode::OK, "{:?}", review.body);
+    let published = app
+        .post(
+            &format!("/api/v1/agents/{agent}/publish"),
+            json!({"version": version}),
+            Some(&market.admin),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
+    published.body
+}
+
+fn manifest(slug: &str, name: &str, description: &str, tags: &[&str], pricing: Value, risk: &str) -> String {
+    json!({
+        "id": format!("com.example.catalog.{slug}"),
+        "name": name,
+        "version": "1.0.0",
+        "description": description,
+        "category": if tags.contains(&"finops") { "finops" } else { "operations" },
+        "tags": tags,
+        "capabilities": [format!("{slug}.run")],
+        "workflow": {"nodes": [{"id": "act", "kind": "tool", "config": {"tool": "act"}}]},
+        "tools": [{"name": "act", "risk": risk}],
+        "pricing": pricing,
+    })
+    .to_string()
+}
+
+/// A catalog of eight agents with distinct names, words, prices and risks.
+async fn catalog(app: &TestApp, market: &Market) {
+    let agents = [
+        (
+            "invoice-reader",
+            "Invoice Reader",
+            "Extracts line items from supplier invoices and receipts.",
+            &["finops", "documents"][..],
+            json!({"per_run": "0.10"}),
+            "low",
+        ),
+        (
+            "cost-forecaster",
+            "Cost Forecaster",
+            "Forecasts next month's cloud spend from billing history.",
+            &["finops", "forecasting"][..],
+            json!({"monthly": "99.00"}),
+            "low",
+        ),
+        (
+            "rightsizer",
+            "Instance Rightsizer",
+            "Finds oversized virtual machines and resizes them to save cost.",
+            &["finops", "remediation"][..],
+            json!({"per_run": "2.00", "monthly": "10.00"}),
+            "high",
+        ),
+        (
+            "log-summarizer",
+            "Log Summarizer",
+            "Summarizes application logs and highlights errors.",
+            &["observability"][..],
+            json!({}),
+            "low",
+        ),
+        (
+            "incident-responder",
+            "Incident Responder",
+            "Triages alerts, opens incidents and pages the on-call engineer.",
+            &["observability", "incident"][..],
+            json!({"per_run": "0.50"}),
+            "medium",
+        ),
+        (
+            "ticket-router",
+            "Ticket Router",
+            "Routes support tickets to the right team by reading them.",
+            &["support"][..],
+            json!({"per_unit": {"unit": "ticket", "price": "0.01"}}),
+            "low",
+        ),
+        (
+            "backup-verifier",
+            "Backup Verifier",
+            "Restores backups to a sandbox and verifies they are complete.",
+            &["reliability"][..],
+            json!({"per_cpu_hour": "0.40"}),
+            "medium",
+        ),
+        (
+            "access-reviewer",
+            "Access Reviewer",
+            "Reviews who can access what and revokes stale cloud permissions.",
+            &["security", "remediation"][..],
+            json!({"per_run": "5.00"}),
+            "critical",
+        ),
+    ];
+    for (slug, name, description, tags, pricing, risk) in agents {
+        publish(
+            app,
+            market,
+            &manifest(slug, name, description, tags, pricing, risk),
+            "application/json",
+        )
+        .await;
+    }
+    publish(app, market, NORMALIZER, "application/yaml").await;
+    publish(app, market, DETECTOR, "application/x-yaml").await;
+}
+
+fn ids(answer: &Answer) -> Vec<String> {
+    answer.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["agent_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+on_both_backends! {
+    async fn a_version_goes_from_draft_to_published_and_then_is_immutable(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        let agent = "com.aicloud.finops.billing-normalizer";
+        let created = submit(&app, &market, NORMALIZER, "application/yaml").await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert_eq!(created.body["state"], "draft");
+        assert!(created.body["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert_eq!(submit(&app, &market, NORMALIZER, "application/yaml").await.status, StatusCode::OK, "same draft again");
+
+        // Drafts are the org's own: hidden from the catalog, visible to its members.
+        assert_eq!(app.get(&format!("/api/v1/agents/{agent}")).await.status, StatusCode::NOT_FOUND);
+        let own = app.get_as(&format!("/api/v1/agents/{agent}"), &market.developer.token).await;
+        assert_eq!(own.status, StatusCode::OK);
+        assert_eq!(own.body["listed"], false);
+        assert!(ids(&app.get("/api/v1/agents").await).is_empty());
+
+        let not_reviewed = app.post(&format!("/api/v1/agents/{agent}/publish"), json!({"version": "1.0.0"}), Some(&market.admin)).await;
+        assert_eq!(not_reviewed.status, StatusCode::CONFLICT, "only a version under review can be published");
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+
+        let public = app.get(&format!("/api/v1/agents/{agent}")).await;
+        assert_eq!(public.status, StatusCode::OK);
+        assert_eq!(public.body["current_version"], "1.0.0");
+        assert_eq!(public.body["manifest"]["name"], "Billing Normalizer");
+        assert_eq!(public.body["price"], "0.50");
+        assert_eq!(public.body["pricing_model"], "usage");
+        assert_eq!(public.body["versions"][0]["state"], "published");
+
+        // Published content cannot change; the same content is a harmless repeat.
+        assert_eq!(submit(&app, &market, NORMALIZER, "application/yaml").await.status, StatusCode::OK);
+        let changed = NORMALIZER.replace("per_run: \"0.50\"", "per_run: \"0.60\"");
+        let conflict = submit(&app, &market, &changed, "application/yaml").await;
+        assert_eq!(conflict.status, StatusCode::CONFLICT);
+        assert!(conflict.body["detail"].as_str().unwrap().contains("submit it as a new version"));
+
+        // A new version becomes current; deprecating it brings the old one back.
+        let newer = changed.replace("version: 1.0.0", "version: 1.1.0");
+        publish(&app, &market, &newer, "application/yaml").await;
+        let detail = app.get(&format!("/api/v1/agents/{agent}")).await;
+        assert_eq!(detail.body["current_version"], "1.1.0");
+        assert_eq!(detail.body["price"], "0.60");
+        let deprecate = format!("/api/v1/orgs/{}/agents/{agent}/versions/1.1.0/deprecate", market.org);
+        assert_eq!(app.post(&deprecate, json!({}), Some(&market.developer.token)).await.status, StatusCode::OK);
+        let detail = app.get(&format!("/api/v1/agents/{agent}")).await;
+        assert_eq!(detail.body["current_version"], "1.0.0");
+        assert_eq!(detail.body["price"], "0.50");
+
+        let delete_published = app.delete(&format!("/api/v1/orgs/{}/agents/{agent}/versions/1.0.0", market.org), Some(&market.developer.token)).await;
+        assert_eq!(delete_published.status, StatusCode::CONFLICT);
+        let draft = NORMALIZER.replace("version: 1.0.0", "version: 2.0.0-rc.1");
+        assert_eq!(submit(&app, &market, &draft, "application/yaml").await.status, StatusCode::CREATED);
+        let deleted = app.delete(&format!("/api/v1/orgs/{}/agents/{agent}/versions/2.0.0-rc.1", market.org), Some(&market.developer.token)).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    }
+
+    async fn bad_submissions_are_refused_with_every_error(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        let broken = NORMALIZER.replace("kind: llm", "kind: lmm").replace("version: 1.0.0", "version: \"1.0\"");
+        let invalid = submit(&app, &market, &broken, "application/yaml").await;
+        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        insta::assert_json_snapshot!("invalid_manifest", invalid.body);
+        assert_eq!(submit(&app, &market, NORMALIZER, "text/plain").await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(submit(&app, &market, "{", "application/json").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(submit(&app, &market, "\u{0}\u{1}", "application/yaml").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let huge = format!("description: {}\n", "x".repeat(1_500_000));
+        assert_eq!(submit(&app, &market, &huge, "application/yaml").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // The agent id belongs to the org that first submitted it.
+        assert_eq!(submit(&app, &market, NORMALIZER, "application/yaml").await.status, StatusCode::CREATED);
+        let rival = app.user("rival@example.com", Some("Rival")).await;
+        let rival_market = Market { admin: market.admin.clone(), org: rival.org_id.clone().unwrap(), developer: rival };
+        assert_eq!(submit(&app, &rival_market, NORMALIZER, "application/yaml").await.status, StatusCode::CONFLICT);
+
+        // Only platform admins publish or reject, and a rejection says why.
+        let agent = "com.aicloud.finops.billing-normalizer";
+        let review = format!("/api/v1/orgs/{}/agents/{agent}/versions/1.0.0/submit", market.org);
+        assert_eq!(app.post(&review, json!({}), Some(&market.developer.token)).await.status, StatusCode::OK);
+        let publish = format!("/api/v1/agents/{agent}/publish");
+        assert_eq!(app.post(&publish, json!({"version": "1.0.0"}), Some(&market.developer.token)).await.status, StatusCode::FORBIDDEN);
+        let reject = format!("/api/v1/agents/{agent}/reject");
+        assert_eq!(app.post(&reject, json!({"version": "1.0.0", "reason": " "}), Some(&market.admin)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let rejected = app.post(&reject, json!({"version": "1.0.0", "reason": "The remediation tool needs a narrower scope."}), Some(&market.admin)).await;
+        assert_eq!(rejected.status, StatusCode::OK);
+        assert_eq!(rejected.body["state"], "rejected");
+        let seen = app.get_as(&format!("/api/v1/agents/{agent}"), &market.developer.token).await;
+        assert_eq!(seen.body["versions"][0]["rejection_reason"], "The remediation tool needs a narrower scope.");
+        assert_eq!(submit(&app, &market, NORMALIZER, "application/yaml").await.body["state"], "draft", "a rejected version can be fixed");
+    }
+
+    async fn search_filters_sorts_and_pages(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        catalog(&app, &market).await;
+
+        assert_eq!(ids(&app.get("/api/v1/agents?q=billing").await)[0], "com.aicloud.finops.billing-normalizer");
+        assert_eq!(ids(&app.get("/api/v1/agents?q=anomalies").await)[0], "com.aicloud.finops.anomaly-detector");
+        assert_eq!(ids(&app.get("/api/v1/agents?q=invoices").await), ["com.example.catalog.invoice-reader"], "stemmed");
+        assert_eq!(ids(&app.get("/api/v1/agents?q=forecasting").await)[0], "com.example.catalog.cost-forecaster", "tags count");
+
+        let finops = ids(&app.get("/api/v1/agents?category=finops&sort=price").await);
+        assert_eq!(finops.len(), 5);
+        assert_eq!(finops[0], "com.example.catalog.invoice-reader", "cheapest first");
+        assert_eq!(
+            ids(&app.get("/api/v1/agents?tag=remediation&sort=price").await),
+            ["com.aicloud.finops.anomaly-detector", "com.example.catalog.rightsizer", "com.example.catalog.access-reviewer"]
+        );
+        assert_eq!(ids(&app.get("/api/v1/agents?capability=ticket-router.run").await), ["com.example.catalog.ticket-router"]);
+        assert_eq!(ids(&app.get("/api/v1/agents?pricing_model=free").await), ["com.example.catalog.log-summarizer"]);
+        let hybrid = ids(&app.get("/api/v1/agents?pricing_model=hybrid").await);
+        assert_eq!(hybrid, ["com.aicloud.finops.anomaly-detector", "com.example.catalog.rightsizer"], "usage and a fee");
+        assert_eq!(ids(&app.get("/api/v1/agents?risk=critical").await), ["com.example.catalog.access-reviewer"]);
+        assert_eq!(
+            ids(&app.get("/api/v1/agents?max_price=0.10&sort=price").await),
+            ["com.example.catalog.log-summarizer", "com.example.catalog.ticket-router", "com.example.catalog.invoice-reader"]
+        );
+        assert_eq!(ids(&app.get("/api/v1/agents?q=cloud&risk=low").await).len(), 2, "cost forecaster and billing normalizer");
+
+        // Walking pages of two with their cursors visits every agent once, in order.
+        for sort in ["newest", "price", "rating", "installs"] {
+            let mut seen = Vec::new();
+            let mut path = format!("/api/v1/agents?sort={sort}&limit=2");
+            loop {
+                let page = app.get(&path).await;
+                assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+                seen.extend(ids(&page));
+                match page.body["next_cursor"].as_str() {
+                    Some(cursor) => path = format!("/api/v1/agents?sort={sort}&limit=2&cursor={cursor}"),
+                    None => break,
+                }
+            }
+            let mut unique = seen.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!((seen.len(), unique.len()), (10, 10), "{sort}: {seen:?}");
+        }
+        let first = app.get("/api/v1/agents?q=cloud&limit=1").await;
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let second = app.get(&format!("/api/v1/agents?q=cloud&limit=1&cursor={cursor}")).await;
+        assert_ne!(ids(&first), ids(&second), "relevance pages move on");
+    }
+
+    async fn hostile_and_malformed_queries_are_4xx_or_empty_never_5xx(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        catalog(&app, &market).await;
+        for q in ["'", "\"", "&", "|", "*", ":", "NEAR", "NEAR(billing cost)", "billing OR", "\"unclosed", "a & | ! b", "cost:*", "-", "((", "' OR 1=1 --", "%", "_", "\\"] {
+            let encoded: String = q.bytes().map(|b| format!("%{b:02X}")).collect();
+            let answer = app.get(&format!("/api/v1/agents?q={encoded}")).await;
+            assert_eq!(answer.status, StatusCode::OK, "{q:?}: {:?}", answer.body);
+        }
+        let billing = app.get("/api/v1/agents?q=%22billing%22%20%26%20%7C").await;
+        assert_eq!(ids(&billing)[0], "com.aicloud.finops.billing-normalizer", "operators are only words");
+        for bad in ["limit=0", "limit=-5", "limit=100000", "sort=popularity", "cursor=garbage", "max_price=-1", "max_price=abc",
+                    "min_rating=6", "min_rating=NaN", "risk=extreme", "pricing_model=cheap", "colour=blue", "limit=ten"] {
+            let answer = app.get(&format!("/api/v1/agents?{bad}")).await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}: {:?}", answer.body);
+            assert_eq!(answer.content_type(), "application/problem+json", "{bad}");
+        }
+        let page = app.get("/api/v1/agents?sort=price&limit=1").await;
+        let cursor = page.body["next_cursor"].as_str().unwrap();
+        assert_eq!(app.get(&format!("/api/v1/agents?sort=newest&cursor={cursor}")).await.status, StatusCode::BAD_REQUEST, "another sort's cursor");
+    }
+
+    async fn reviews_keep_the_rating_consistent(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let agent = "com.aicloud.finops.billing-normalizer";
+        let mine = format!("/api/v1/agents/{agent}/reviews/mine");
+        let put = |user: String, stars: i64| {
+            let request = TestRequest::put().uri(&mine).insert_header(("Authorization", format!("Bearer {user}"))).set_json(json!({"stars": stars, "body": "useful"}));
+            app.send(request)
+        };
+        let alice = app.user("alice@customer.example", Some("Customer")).await;
+        let bob = app.user("bob@other.example", None).await;
+        assert_eq!(put(alice.token.clone(), 5).await.status, StatusCode::CREATED);
+        assert_eq!(put(bob.token.clone(), 2).await.status, StatusCode::CREATED);
+        assert_eq!(put(alice.token.clone(), 4).await.status, StatusCode::OK, "an edit, not a second review");
+        let rating = &app.get(&format!("/api/v1/agents/{agent}")).await.body["rating"];
+        assert_eq!(rating["count"], 2);
+        assert_eq!(rating["average"], 3.0);
+        assert_eq!(rating["distribution"], json!([0, 1, 0, 1, 0]));
+        assert_eq!(ids(&app.get("/api/v1/agents?min_rating=3").await), [agent]);
+        assert!(ids(&app.get("/api/v1/agents?min_rating=3.5").await).is_empty());
+
+        assert_eq!(put(market.developer.token.clone(), 5).await.status, StatusCode::FORBIDDEN, "not your own agent");
+        for stars in [0, 6, -1] {
+            assert_eq!(put(bob.token.clone(), stars).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        let reviews = app.get(&format!("/api/v1/agents/{agent}/reviews")).await;
+        let bobs = reviews.body["items"].as_array().unwrap().iter().find(|r| r["stars"] == 2).unwrap()["id"].as_str().unwrap().to_owned();
+        let reply = app.post(&format!("/api/v1/orgs/{}/agents/{agent}/reviews/{bobs}/reply", market.org), json!({"body": "Fixed in 1.0.1."}), Some(&market.developer.token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        // Newest first: Bob's review, with the reply, then Alice's (edited later, but written first).
+        let reviews = app.get(&format!("/api/v1/agents/{agent}/reviews?limit=1")).await;
+        assert_eq!(reviews.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(reviews.body["items"][0]["reply"], "Fixed in 1.0.1.");
+        let cursor = reviews.body["next_cursor"].as_str().unwrap();
+        let rest = app.get(&format!("/api/v1/agents/{agent}/reviews?limit=1&cursor={cursor}")).await;
+        assert_eq!(rest.body["items"][0]["stars"], 4);
+        assert_eq!(rest.body["next_cursor"], Value::Null);
+    }
+}
+
+/// The same query gives the same top results on PostgreSQL and SQLite.
+#[actix_web::test]
+async fn both_engines_rank_alike() {
+    let queries = [
+        "billing",
+        "cloud cost",
+        "anomalies",
+        "logs errors",
+        "cloud",
+        "remediation",
+        "incident alerts",
+        "backups",
+    ];
+    let mut tops = Vec::new();
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        catalog(&app, &market).await;
+        let mut found = Vec::new();
+        for q in queries {
+            let answer = app
+                .get(&format!("/api/v1/agents?q={}&limit=3", q.replace(' ', "%20")))
+                .await;
+            found.push((q, ids(&answer)));
+        }
+        tops.push(found);
+    }
+    assert_eq!(tops[0], tops[1]);
+}

@@ -1,0 +1,3 @@
+DROP TABLE reviews;
+DROP TABLE agent_versions;
+DROP TABLE agents;
