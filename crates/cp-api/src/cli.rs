@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// Plugin node kinds submitted manifests may use, beside the built-ins (comma-separated).
     #[arg(long, env = "CP_EXTRA_NODE_KINDS", value_delimiter = ',')]
     pub extra_node_kinds: Vec<String>,
+    /// Requests per second each credential (or, without one, each client address) may make; 0 turns
+    /// rate limits off.
+    #[arg(long, env = "CP_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
+    /// Requests a credential may make at once before its steady rate applies.
+    #[arg(long, env = "CP_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

@@ -37,6 +37,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The caller has used up its request rate; it may retry after `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     /// The database cannot be reached; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -80,6 +83,7 @@ impl Error {
             Self::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "The body's media type is not accepted")
             }
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Unavailable(_) => ("unavailable", "Temporarily unavailable"),
             Self::Internal(_) => ("internal", "Internal error"),
         }
@@ -126,6 +130,7 @@ impl ResponseError for Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -140,6 +145,9 @@ impl ResponseError for Error {
         match self {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+            }
+            Self::TooManyRequests { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after));
             }
             Self::Unauthenticated(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -184,6 +192,13 @@ mod tests {
             (Error::Conflict("name taken".into()), 409),
             (Error::PayloadTooLarge("too big".into()), 413),
             (Error::UnsupportedMediaType("text/plain".into()), 415),
+            (
+                Error::TooManyRequests {
+                    detail: "over 50 requests a second".into(),
+                    retry_after: 1,
+                },
+                429,
+            ),
             (Error::Unavailable("database down".into()), 503),
             (Error::Internal("disk on fire".into()), 500),
         ];

@@ -38,6 +38,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .filter(|kind| !kind.is_empty()),
     );
     state.node_kinds = std::sync::Arc::new(kinds);
+    state.limiter = http::rate_limit::Limiter::new(http::rate_limit::RateLimit {
+        per_second: args.rate_limit,
+        burst: args.rate_limit_burst,
+    })
+    .map(std::sync::Arc::new);
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {
         App::new()

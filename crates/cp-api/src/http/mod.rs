@@ -7,6 +7,7 @@ pub mod auth;
 pub mod health;
 pub mod me;
 pub mod members;
+pub mod rate_limit;
 
 use actix_web::{HttpRequest, web};
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub signer: Signer,
     /// Node kinds a submitted manifest may use: the built-ins and the operator's plugin kinds.
     pub node_kinds: std::sync::Arc<Vec<String>>,
+    /// Per-credential request rates; none when limits are off.
+    pub limiter: Option<std::sync::Arc<rate_limit::Limiter>>,
 }
 
 /// Name of the access-token signing key in the settings table.
@@ -59,6 +62,7 @@ impl AppState {
             pool,
             signer: Signer::new(key),
             node_kinds: std::sync::Arc::new(node_kinds),
+            limiter: None,
         })
     }
 }
@@ -78,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(health::configure)
     .service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(rate_limit::limit))
             .configure(auth::configure)
             .configure(me::configure)
             .configure(api_keys::configure)

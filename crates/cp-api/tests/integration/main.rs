@@ -7,6 +7,7 @@ mod audit;
 mod catalog;
 mod health;
 mod migrations;
+mod rate_limits;
 mod roles;
 mod schema;
 mod sessions;
