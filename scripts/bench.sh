@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# The benchmarks behind each issue's speed targets, printed with the machine they ran on.
+# The benchmarks behind each issue's speed targets, printed with the machine they ran on. The HTTP figures
+# need PostgreSQL (a throwaway cluster unless BENCH_DATABASE_URL is set) and wrk as the load generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk (the HTTP load generator)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
+if [ -z "${BENCH_DATABASE_URL:-}" ]; then
+  start_postgres
+  export BENCH_DATABASE_URL="$PG_URL"
+fi
+
 cargo bench --locked -p manifest --bench manifest
+cargo bench --locked -p cp-api --bench http
 python3 scripts/bench_report.py

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Prints the headline benchmark figures from criterion's estimates, each against its target and against a
-baseline measured in the same run, with the machine they ran on."""
+"""Prints the headline benchmark figures, each against its target and against a baseline measured in the
+same run, with the machine they ran on, and writes the same as JSON to target/bench/report.json.
+
+Figures come from criterion's estimates and from the programs that write target/bench/<name>.json
+(a list of {name, value, unit, target, pass, baseline})."""
 
 import json
 import os
@@ -8,7 +11,9 @@ import platform
 import subprocess
 from pathlib import Path
 
-CRITERION = Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "criterion"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "target"))
+CRITERION = TARGET / "criterion"
+BENCH = TARGET / "bench"
 
 # (benchmark, target in nanoseconds, what the target says, baseline benchmark)
 FIGURES = [
@@ -49,15 +54,34 @@ def shown(ns):
 
 
 def main():
-    print()
-    print(f"machine: {machine()}")
-    print(f"{'benchmark':<34} {'median':>10}  {'target':<9} {'':<4} {'baseline (same run)':<36} {'ratio':>6}")
+    rows = []
     for name, target, said, baseline in FIGURES:
         value, base = median_ns(name), median_ns(baseline)
-        verdict = "n/a" if value is None else ("ok" if value < target else "MISS")
-        ratio = f"{value / base:.1f}x" if value and base else "n/a"
-        print(f"{name:<34} {shown(value):>10}  {said:<9} {verdict:<4} "
-              f"{baseline + ' ' + shown(base):<36} {ratio:>6}")
+        ratio = f" ({value / base:.1f}x)" if value and base else ""
+        rows.append({
+            "name": name,
+            "value": None if value is None else round(value / 1000, 3),
+            "unit": "µs",
+            "shown": shown(value),
+            "target": said,
+            "pass": None if value is None else value < target,
+            "baseline": f"{baseline} {shown(base)}{ratio}",
+        })
+    for path in sorted(BENCH.glob("*.json")):
+        if path.name == "report.json":
+            continue
+        for figure in json.loads(path.read_text()):
+            figure["shown"] = f"{figure['value']:.2f} {figure['unit']}"
+            rows.append(figure)
+
+    print()
+    print(f"machine: {machine()}")
+    print(f"{'figure':<42} {'value':>14}  {'target':<14} {'':<4} baseline (same run)")
+    for row in rows:
+        verdict = "" if not row["target"] else "n/a" if row["pass"] is None else "ok" if row["pass"] else "MISS"
+        print(f"{row['name']:<42} {row['shown']:>14}  {row['target']:<14} {verdict:<4} {row['baseline'] or ''}")
+    BENCH.mkdir(parents=True, exist_ok=True)
+    (BENCH / "report.json").write_text(json.dumps({"machine": machine(), "figures": rows}, indent=2))
 
 
 if __name__ == "__main__":

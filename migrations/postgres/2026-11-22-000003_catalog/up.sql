@@ -29,9 +29,30 @@ CREATE TABLE agents (
 );
 CREATE INDEX agents_owner_org_id ON agents (owner_org_id);
 CREATE INDEX agents_listed_published_at ON agents (listed, published_at);
--- Full-text matching over the listing's text. The catalog queries this exact expression (db/search.rs),
--- so the index serves it.
-CREATE INDEX agents_search ON agents USING GIN ((to_tsvector('english', name || ' ' || keywords || ' ' || description)));
+-- Full-text matching: each listing's text as a stored tsvector, weighted by field (name A, tags and
+-- capabilities B, description D) so a search can both match and score without re-parsing any text, kept in
+-- step by a trigger (as SQLite's FTS5 table is).
+CREATE TABLE agents_fts (
+    agent uuid PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    document tsvector NOT NULL
+);
+CREATE INDEX agents_fts_document ON agents_fts USING GIN (document);
+CREATE FUNCTION agents_fts_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO agents_fts (agent, document)
+    VALUES (NEW.id, setweight(to_tsvector('english', NEW.name), 'A')
+        || setweight(to_tsvector('english', NEW.keywords), 'B')
+        || setweight(to_tsvector('english', NEW.description), 'D'))
+    ON CONFLICT (agent) DO UPDATE SET document = EXCLUDED.document;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER agents_fts_insert AFTER INSERT ON agents
+    FOR EACH ROW EXECUTE FUNCTION agents_fts_refresh();
+CREATE TRIGGER agents_fts_update AFTER UPDATE OF name, keywords, description ON agents
+    FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.keywords IS DISTINCT FROM NEW.keywords
+        OR OLD.description IS DISTINCT FROM NEW.description)
+    EXECUTE FUNCTION agents_fts_refresh();
 
 CREATE TABLE agent_versions (
     id uuid PRIMARY KEY,

@@ -2,11 +2,13 @@
 //!
 //! A search is reduced to plain words first (letters and digits; common English stopwords dropped; at
 //! most [`MAX_WORDS`]), so no input is a syntax error and both engines see the same words. Each engine's
-//! full-text index decides which listings match all of them (PostgreSQL: `plainto_tsquery` over the
-//! expression `agents_search` indexes; SQLite: FTS5 with each word quoted), stemming as it goes. Relevance
-//! is then the same formula on both: for every word, 10 if the name has it, 4 if the tags or
-//! capabilities do, 1 if the description does; ties go to the better rated, then the more installed, then
-//! by name. So the same query gives the same results in the same order on either engine.
+//! full-text index, the table `agents_fts`, decides which listings match all of them (PostgreSQL: a stored
+//! tsvector weighted by field under a GIN index, queried with `plainto_tsquery`; SQLite: FTS5 with each
+//! word quoted), stemming as it goes. Relevance is then the same formula on both: for every word, 10 if the
+//! name has it, 4 if the tags or capabilities do, 1 if the description does (PostgreSQL asks the stored
+//! tsvector with the word restricted to the field's weight, `word:A`, so nothing is re-parsed per row);
+//! ties go to the better rated, then the more installed, then by name. So the same query gives the same
+//! results in the same order on either engine.
 
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Integer, Text};
@@ -17,15 +19,13 @@ use super::agents::Agent;
 use super::sql_types::{Timestamptz, Uuid};
 use super::{Conn, Id, Time};
 
-/// The text PostgreSQL matches; `agents_search` indexes exactly this expression.
-const PG_DOCUMENT: &str =
-    "to_tsvector('english', agents.name || ' ' || agents.keywords || ' ' || agents.description)";
-
 /// Words of a search beyond these are ignored.
 pub const MAX_WORDS: usize = 8;
 
-/// How much a word found in each field adds to relevance.
-const FIELD_WEIGHTS: [(&str, i32); 3] = [("name", 10), ("keywords", 4), ("description", 1)];
+/// How much a word found in each field adds to relevance, and the field's weight label in PostgreSQL's
+/// stored tsvector.
+const FIELD_WEIGHTS: [(&str, i32, char); 3] =
+    [("name", 10, 'A'), ("keywords", 4, 'B'), ("description", 1, 'D')];
 
 /// Words too common to search for (PostgreSQL's English list drops these too).
 const STOPWORDS: &[&str] = &[
@@ -165,11 +165,15 @@ fn statement(
         }
         None => None,
     };
+    if words.is_some() && postgres {
+        st.sql
+            .push_str(" JOIN agents_fts ON agents_fts.agent = agents.id");
+    }
     st.sql.push_str(" WHERE agents.listed");
     if let Some(words) = &words {
         if postgres {
             st.and(
-                &format!("{PG_DOCUMENT} @@ plainto_tsquery('english', {{}})"),
+                "agents_fts.document @@ plainto_tsquery('english', {})",
                 Bind::Text(words.join(" ")),
             );
         } else {
@@ -231,12 +235,11 @@ fn statement(
         (Sort::Relevance, Some(words)) => {
             let mut score = Vec::new();
             for word in words {
-                for (field, weight) in FIELD_WEIGHTS {
+                for (field, weight, label) in FIELD_WEIGHTS {
                     let matched = if postgres {
-                        let word = st.bind(Bind::Text(word.clone()));
-                        format!(
-                            "to_tsvector('english', agents.{field}) @@ plainto_tsquery('english', {word})"
-                        )
+                        // A word is only letters and digits, so `word:A` is always one tsquery term.
+                        let term = st.bind(Bind::Text(format!("{word}:{label}")));
+                        format!("agents_fts.document @@ to_tsquery('english', {term})")
                     } else {
                         let phrase =
                             st.bind(Bind::Text(fts5_phrase(std::slice::from_ref(word), Some(field))));
