@@ -1,9 +1,13 @@
-//! API keys: `amk_<prefix>_<secret>`. The prefix finds the key and may be shown; the secret is 256 random
-//! bits, shown once and stored only as its SHA-256 (a hash of that much randomness needs no slow KDF).
+//! Keys: `<scheme>_<prefix>_<secret>` — a user's API key (`amk_…`) or a deployment's data-plane credential
+//! (`amd_…`). The prefix finds the key and may be shown; the secret is 256 random bits, shown once and stored
+//! only as its SHA-256 (a hash of that much randomness needs no slow KDF).
 
 use sha2::{Digest as _, Sha256};
 
-const SCHEME: &str = "amk";
+/// A user's API key.
+pub const USER: &str = "amk";
+/// A deployment's data-plane credential.
+pub const DATA_PLANE: &str = "amd";
 const PREFIX_BYTES: usize = 6;
 const SECRET_BYTES: usize = 32;
 
@@ -20,23 +24,23 @@ pub struct NewKey {
 /// # Errors
 ///
 /// When the operating system has no randomness to give.
-pub fn generate() -> Result<NewKey, getrandom::Error> {
+pub fn generate(scheme: &str) -> Result<NewKey, getrandom::Error> {
     let mut prefix = [0_u8; PREFIX_BYTES];
     let mut secret = [0_u8; SECRET_BYTES];
     getrandom::fill(&mut prefix)?;
     getrandom::fill(&mut secret)?;
     let (prefix, secret) = (hex::encode(prefix), hex::encode(secret));
     Ok(NewKey {
-        key: format!("{SCHEME}_{prefix}_{secret}"),
+        key: format!("{scheme}_{prefix}_{secret}"),
         secret_hash: hash(&secret),
         prefix,
     })
 }
 
-/// The prefix and secret of a well-formed key.
+/// The prefix and secret of a well-formed key of `scheme`.
 #[must_use]
-pub fn split(key: &str) -> Option<(&str, &str)> {
-    let rest = key.strip_prefix(SCHEME)?.strip_prefix('_')?;
+pub fn split<'k>(key: &'k str, scheme: &str) -> Option<(&'k str, &'k str)> {
+    let rest = key.strip_prefix(scheme)?.strip_prefix('_')?;
     let (prefix, secret) = rest.split_once('_')?;
     let hex_of =
         |text: &str, bytes: usize| text.len() == bytes * 2 && text.bytes().all(|b| b.is_ascii_hexdigit());
@@ -58,13 +62,19 @@ mod tests {
 
     #[test]
     fn a_generated_key_splits_and_matches_only_itself() {
-        let new = generate().unwrap();
-        let (prefix, secret) = split(&new.key).unwrap();
+        let new = generate(USER).unwrap();
+        let (prefix, secret) = split(&new.key, USER).unwrap();
         assert_eq!(prefix, new.prefix);
         assert!(matches(secret, &new.secret_hash));
-        let other = generate().unwrap();
+        let other = generate(USER).unwrap();
         assert_ne!(other.key, new.key);
-        assert!(!matches(split(&other.key).unwrap().1, &new.secret_hash));
+        assert!(!matches(split(&other.key, USER).unwrap().1, &new.secret_hash));
+        assert!(
+            split(&new.key, DATA_PLANE).is_none(),
+            "a user key is not a data-plane credential"
+        );
+        let credential = generate(DATA_PLANE).unwrap();
+        assert!(credential.key.starts_with("amd_") && split(&credential.key, USER).is_none());
     }
 
     #[test]
@@ -77,7 +87,7 @@ mod tests {
             "xyz_0011223344ff_00",
             &format!("amk_0011223344ff_{}", "g".repeat(64)),
         ] {
-            assert!(split(bad).is_none(), "{bad}");
+            assert!(split(bad, USER).is_none(), "{bad}");
         }
     }
 }

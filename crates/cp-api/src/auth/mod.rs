@@ -123,7 +123,7 @@ impl FromRequest for Caller {
 /// so keys cannot be probed.
 pub async fn authenticate(pool: &db::Pool, key: &str) -> Result<Caller, Error> {
     let rejected = || Error::Unauthenticated("the API key is not valid".to_owned());
-    let (prefix, secret) = api_key::split(key).ok_or_else(rejected)?;
+    let (prefix, secret) = api_key::split(key, api_key::USER).ok_or_else(rejected)?;
     let mut pooled = pool.get().await?;
     let mut conn = pooled.conn();
     let stored = match db::api_keys::by_prefix(&mut conn, prefix).await {

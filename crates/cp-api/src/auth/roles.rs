@@ -70,7 +70,8 @@ pub trait Requirement {
     const NEEDS: &'static str;
 }
 
-/// The caller acting in the org named by the route's `{org}`, with a role the requirement admits.
+/// The caller acting in the org named by the route's `{org}` (or owning the route's `{deployment}`), with a
+/// role the requirement admits.
 #[derive(Debug)]
 pub struct InOrg<R> {
     pub caller: Caller,
@@ -101,6 +102,8 @@ requirement! {
     Admins / OrgAdmin: [Admin], "the org's admin role";
     /// Those who build the org's agents.
     Developers / OrgDeveloper: [Admin, Developer], "the org's admin or developer role";
+    /// Those who install and run the org's agents.
+    Operators / OrgOperator: [Admin, Operator], "the org's admin or operator role";
 }
 
 /// A platform admin (who publishes and rejects catalog listings).
@@ -124,23 +127,53 @@ impl FromRequest for PlatformAdmin {
     }
 }
 
+/// What the route names that belongs to an org.
+enum Named {
+    Org(String),
+    Deployment(String),
+    Nothing,
+}
+
+impl Named {
+    /// The org, and the word for what was named (for a 404 that does not say whether it exists).
+    async fn org(self, conn: &mut db::Conn<'_>) -> Result<(Id, &'static str), Error> {
+        let uuid = |text: &str| uuid::Uuid::parse_str(text).ok().map(Id);
+        match self {
+            Self::Org(org) => uuid(&org)
+                .map(|id| (id, "org"))
+                .ok_or_else(|| Error::NotFound("no such org".to_owned())),
+            Self::Deployment(deployment) => {
+                let no_such = || Error::NotFound("no such deployment".to_owned());
+                let id = uuid(&deployment).ok_or_else(no_such)?;
+                let found = db::deployments::find(conn, id).await.map_err(|_| no_such())?;
+                Ok((found.org_id, "deployment"))
+            }
+            Self::Nothing => Err(Error::Internal(
+                "an org route names neither {org} nor {deployment}".to_owned(),
+            )),
+        }
+    }
+}
+
 impl<R: Requirement + 'static> FromRequest for InOrg<R> {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let caller = Caller::from_request(request, payload);
-        let org = request.match_info().get("org").map(str::to_owned);
+        let info = request.match_info();
+        let named = match (info.get("org"), info.get("deployment")) {
+            (Some(org), _) => Named::Org(org.to_owned()),
+            (None, Some(deployment)) => Named::Deployment(deployment.to_owned()),
+            (None, None) => Named::Nothing,
+        };
         let state = request.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let caller = caller.await?;
-            let no_such_org = || Error::NotFound("no such org".to_owned());
-            let org_id = org
-                .and_then(|org| uuid::Uuid::parse_str(&org).ok())
-                .map(Id)
-                .ok_or_else(no_such_org)?;
             let state = state.ok_or_else(|| Error::Internal("application state missing".to_owned()))?;
             let mut pooled = state.pool.get().await?;
+            let (org_id, what) = named.org(&mut pooled.conn()).await?;
+            let no_such_org = || Error::NotFound(format!("no such {what}"));
             let role = db::memberships::role(&mut pooled.conn(), org_id, caller.user_id).await?;
             if caller.is_platform_admin {
                 // Platform admins see every org, but an org that does not exist is still 404.

@@ -157,3 +157,27 @@ pub async fn count_rating(conn: &mut Conn<'_>, id: Id, added: i32, removed: Opti
         Ok(())
     })
 }
+
+/// Counts an install (`change` 1) or an uninstall (-1) in the listing, atomically.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn count_install(conn: &mut Conn<'_>, id: Id, change: i64) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(agents::table.find(id))
+        .set(agents::installs.eq(agents::installs + change))
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// # Errors
+///
+/// `NotFound` when there is no such listing.
+pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Agent> {
+    on_backend!(conn, |c| agents::table
+        .find(id)
+        .select(Agent::as_select())
+        .first(c)
+        .await)
+}

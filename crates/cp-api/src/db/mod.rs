@@ -8,6 +8,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod audit;
 mod blocking;
+pub mod deployments;
 pub mod memberships;
 pub mod migrations;
 pub mod orgs;

@@ -103,6 +103,29 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    deployments (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        agent -> Uuid,
+        version -> Text,
+        previous_version -> Nullable<Text>,
+        deployment_type -> Text,
+        state -> Text,
+        config -> Text,
+        granted_permissions -> Text,
+        credential_prefix -> Text,
+        credential_hash -> Bytea,
+        installed_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        uninstalled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     memberships (org_id, user_id) {
         org_id -> Uuid,
         user_id -> Uuid,
@@ -181,6 +204,9 @@ diesel::table! {
 diesel::joinable!(agent_versions -> agents (agent));
 diesel::joinable!(agents -> orgs (owner_org_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(deployments -> agents (agent));
+diesel::joinable!(deployments -> orgs (org_id));
+diesel::joinable!(deployments -> users (installed_by));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -193,6 +219,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_head,
     audit_log,
+    deployments,
     memberships,
     orgs,
     refresh_tokens,

@@ -45,6 +45,20 @@ impl diesel::sql_types::ops::Sub for Timestamptz {
 #[diesel(sql_type = Uuid)]
 pub struct Id(pub uuid::Uuid);
 
+impl Id {
+    /// A new time-ordered id (UUIDv7).
+    #[must_use]
+    pub fn new() -> Self {
+        Self(uuid::Uuid::now_v7())
+    }
+}
+
+impl Default for Id {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A time as stored, with microsecond precision (what both engines keep).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, AsExpression, FromSqlRow)]
 #[diesel(sql_type = Timestamptz)]

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod deployments;
 pub mod health;
 pub mod me;
 pub mod members;
@@ -88,6 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(api_keys::configure)
             .configure(members::configure)
             .configure(agents::configure)
+            .configure(deployments::configure)
             .configure(audit::configure),
     )
     .default_service(web::to(not_found));

@@ -71,16 +71,16 @@ pub(crate) fn check_account(email: &str, password: &str, org: Option<&str>) -> R
 pub async fn bootstrap(conn: &mut Conn<'_>, input: Bootstrap) -> Result<Bootstrapped, Error> {
     check_account(&input.email, &input.password, Some(&input.org))?;
     let password_hash = password::hash(&input.password)?;
-    let key =
-        api_key::generate().map_err(|error| Error::Internal(format!("no randomness for a key: {error}")))?;
+    let key = api_key::generate(api_key::USER)
+        .map_err(|error| Error::Internal(format!("no randomness for a key: {error}")))?;
     let now = Time::now();
     let org = db::orgs::Org {
-        id: Id(uuid::Uuid::now_v7()),
+        id: Id::new(),
         name: input.org.trim().to_owned(),
         created_at: now,
     };
     let user = db::users::User {
-        id: Id(uuid::Uuid::now_v7()),
+        id: Id::new(),
         email: input.email.trim().to_lowercase(),
         password_hash,
         is_platform_admin: true,
@@ -93,7 +93,7 @@ pub async fn bootstrap(conn: &mut Conn<'_>, input: Bootstrap) -> Result<Bootstra
         created_at: now,
     };
     let stored_key = db::api_keys::ApiKey {
-        id: Id(uuid::Uuid::now_v7()),
+        id: Id::new(),
         user_id: user.id,
         name: "bootstrap".to_owned(),
         prefix: key.prefix.clone(),
@@ -192,10 +192,10 @@ pub async fn create_api_key(
             "a key name has 1 to 100 characters",
         )]));
     }
-    let key =
-        api_key::generate().map_err(|error| Error::Internal(format!("no randomness for a key: {error}")))?;
+    let key = api_key::generate(api_key::USER)
+        .map_err(|error| Error::Internal(format!("no randomness for a key: {error}")))?;
     let stored = ApiKey {
-        id: Id(uuid::Uuid::now_v7()),
+        id: Id::new(),
         user_id: owner,
         name: name.to_owned(),
         prefix: key.prefix,

@@ -150,10 +150,6 @@ fn apply(agent: &mut Agent, fields: ListingFields) {
     agent.risk = fields.risk;
 }
 
-fn new_id() -> Id {
-    Id(uuid::Uuid::now_v7())
-}
-
 /// The listing, if `org` owns it; another org's listing is as good as absent.
 async fn owned(tx: &mut Conn<'_>, org: Id, agent_id: &str) -> Result<Agent, Error> {
     let agent = db::agents::by_agent_id(tx, agent_id)
@@ -206,7 +202,7 @@ pub async fn submit(
             Ok(agent) => agent,
             Err(diesel::result::Error::NotFound) => {
                 let mut agent = Agent {
-                    id: new_id(),
+                    id: Id::new(),
                     agent_id: manifest.id.clone(),
                     owner_org_id: org,
                     listed: false,
@@ -241,7 +237,7 @@ pub async fn submit(
         let (version, changed) = match db::agent_versions::find(tx, agent.id, &version_text).await? {
             None => {
                 let version = AgentVersion {
-                    id: new_id(),
+                    id: Id::new(),
                     agent: agent.id,
                     version: version_text.clone(),
                     state: State::Draft.as_str().to_owned(),

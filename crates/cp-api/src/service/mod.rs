@@ -4,5 +4,6 @@ pub mod accounts;
 pub mod audit;
 pub mod browse;
 pub mod catalog;
+pub mod installs;
 pub mod reviews;
 pub mod sessions;

@@ -38,8 +38,8 @@ impl From<Review> for ReviewView {
     }
 }
 
-/// Who may review an agent, decided here and only here: anyone signed in, except members of the org that
-/// publishes it. Once installs exist, only members of an org that installed the agent.
+/// Who may review an agent, decided here and only here: members of an org that has it installed, except
+/// members of the org that publishes it.
 async fn may_review(tx: &mut Conn<'_>, user: Id, agent: &Agent) -> Result<(), Error> {
     if db::memberships::role(tx, agent.owner_org_id, user)
         .await?
@@ -47,6 +47,11 @@ async fn may_review(tx: &mut Conn<'_>, user: Id, agent: &Agent) -> Result<(), Er
     {
         return Err(Error::Forbidden(
             "members of the publishing org cannot review its agents".to_owned(),
+        ));
+    }
+    if !db::deployments::installed_by_member(tx, agent.id, user).await? {
+        return Err(Error::Forbidden(
+            "only members of an org that has the agent installed can review it".to_owned(),
         ));
     }
     Ok(())
@@ -111,7 +116,7 @@ pub async fn put(
             }
             None => {
                 let review = Review {
-                    id: Id(uuid::Uuid::now_v7()),
+                    id: Id::new(),
                     agent: agent.id,
                     user_id: user,
                     stars,

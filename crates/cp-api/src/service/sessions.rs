@@ -38,10 +38,6 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
-fn new_id() -> Id {
-    Id(uuid::Uuid::now_v7())
-}
-
 /// Creates a user and, when `org` is given, an org with them as its admin.
 ///
 /// # Errors
@@ -59,14 +55,14 @@ pub async fn sign_up(
     let password_hash = blocking(move || password::hash(&password)).await?;
     let now = Time::now();
     let user = db::users::User {
-        id: new_id(),
+        id: Id::new(),
         email: email.trim().to_lowercase(),
         password_hash,
         is_platform_admin: false,
         created_at: now,
     };
     let org = org.map(|name| db::orgs::Org {
-        id: new_id(),
+        id: Id::new(),
         name: name.trim().to_owned(),
         created_at: now,
     });
@@ -146,7 +142,7 @@ pub async fn log_in(
     let password = password.to_owned();
     let matches = blocking(move || Ok(password::verify(&password, &stored))).await?;
     let user = user.filter(|_| matches).ok_or_else(wrong)?;
-    let family = new_id();
+    let family = Id::new();
     db::transaction(conn, async |tx| issue(tx, signer, user.id, family).await).await
 }
 
@@ -217,7 +213,7 @@ async fn issue(tx: &mut Conn<'_>, signer: &Signer, user: Id, family: Id) -> Resu
     let refresh_token = format!("{REFRESH_PREFIX}{}", hex::encode(secret));
     let now = Time::now();
     let stored = RefreshToken {
-        id: new_id(),
+        id: Id::new(),
         user_id: user,
         family_id: family,
         token_hash: hash_token(&refresh_token),

@@ -4,17 +4,17 @@ use serde_json::{Value, json};
 
 use crate::support::{Answer, Backend, TestApp, User, on_both_backends};
 
-const NORMALIZER: &str = include_str!("../../../../examples/finops/billing-normalizer.yaml");
-const DETECTOR: &str = include_str!("../../../../examples/finops/anomaly-detector.yaml");
+pub const NORMALIZER: &str = include_str!("../../../../examples/finops/billing-normalizer.yaml");
+pub const DETECTOR: &str = include_str!("../../../../examples/finops/anomaly-detector.yaml");
 
 /// A platform admin's API key and a developer with an org of their own.
-struct Market {
-    admin: String,
-    developer: User,
-    org: String,
+pub struct Market {
+    pub admin: String,
+    pub developer: User,
+    pub org: String,
 }
 
-async fn market(app: &TestApp) -> Market {
+pub async fn market(app: &TestApp) -> Market {
     let admin = app.bootstrap("admin@platform.example", "Platform").await;
     let developer = app.user("dev@aicloud.example", Some("AI Cloud")).await;
     let org = developer.org_id.clone().unwrap();
@@ -25,7 +25,7 @@ async fn market(app: &TestApp) -> Market {
     }
 }
 
-async fn submit(app: &TestApp, market: &Market, body: &str, content_type: &str) -> Answer {
+pub async fn submit(app: &TestApp, market: &Market, body: &str, content_type: &str) -> Answer {
     let request = TestRequest::post()
         .uri(&format!("/api/v1/orgs/{}/agents", market.org))
         .insert_header(("content-type", content_type))
@@ -35,7 +35,7 @@ async fn submit(app: &TestApp, market: &Market, body: &str, content_type: &str) 
 }
 
 /// Submits, sends for review and publishes.
-async fn publish(app: &TestApp, market: &Market, body: &str, content_type: &str) -> Value {
+pub async fn publish(app: &TestApp, market: &Market, body: &str, content_type: &str) -> Value {
     let submitted = submit(app, market, body, content_type).await;
     assert!(submitted.status.is_success(), "{:?}", submitted.body);
     let (agent, version) = (
@@ -347,7 +347,13 @@ on_both_backends! {
             app.send(request)
         };
         let alice = app.user("alice@customer.example", Some("Customer")).await;
-        let bob = app.user("bob@other.example", None).await;
+        let bob = app.user("bob@other.example", Some("Other")).await;
+        let carol = app.user("carol@browsing.example", Some("Browsing")).await;
+        assert_eq!(put(carol.token.clone(), 5).await.status, StatusCode::FORBIDDEN, "no install, no review");
+        for user in [&alice, &bob] {
+            let installed = app.post(&format!("/api/v1/orgs/{}/install", user.org_id.as_ref().unwrap()), json!({"agent_id": agent, "version": "1.0.0", "deployment_type": "saas"}), Some(&user.token)).await;
+            assert_eq!(installed.status, StatusCode::CREATED, "{:?}", installed.body);
+        }
         assert_eq!(put(alice.token.clone(), 5).await.status, StatusCode::CREATED);
         assert_eq!(put(bob.token.clone(), 2).await.status, StatusCode::CREATED);
         assert_eq!(put(alice.token.clone(), 4).await.status, StatusCode::OK, "an edit, not a second review");

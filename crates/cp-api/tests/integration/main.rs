@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod catalog;
 mod health;
+mod installs;
 mod migrations;
 mod rate_limits;
 mod roles;

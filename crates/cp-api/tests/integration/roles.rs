@@ -112,6 +112,13 @@ on_both_backends! {
             let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/members"), token).await;
             expect(&answer, who, MEMBERS, StatusCode::OK, "GET members");
 
+            let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/deployments"), token).await;
+            expect(&answer, who, MEMBERS, StatusCode::OK, "GET deployments");
+
+            // No such agent: the roles that may install get as far as the catalog's 404.
+            let answer = app.post(&format!("/api/v1/orgs/{id}/install"), json!({"agent_id": "com.example.none", "version": "1.0.0", "deployment_type": "saas"}), token).await;
+            expect(&answer, who, &[Who::Admin, Who::Operator], StatusCode::NOT_FOUND, "POST install");
+
             let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/audit"), token).await;
             expect(&answer, who, &[Who::Admin], StatusCode::OK, "GET audit");
 
