@@ -29,29 +29,57 @@ CREATE TABLE agents (
 );
 CREATE INDEX agents_owner_org_id ON agents (owner_org_id);
 CREATE INDEX agents_listed_published_at ON agents (listed, published_at);
--- Full-text matching: each listing's text as a stored tsvector, weighted by field (name A, tags and
--- capabilities B, description D) so a search can both match and score without re-parsing any text, kept in
--- step by a trigger (as SQLite's FTS5 table is).
+-- The search table: one row per listed agent with its text as a stored tsvector weighted by field (name A,
+-- tags and capabilities B, description D), so a search matches under the GIN index and scores without
+-- re-parsing text, plus a copy of every column a search filters or sorts on, so a search ranks and pages
+-- within this table and reads only the page's rows from `agents`. A trigger keeps it in step (as SQLite's
+-- FTS5 table is kept).
 CREATE TABLE agents_fts (
-    agent uuid PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
-    document tsvector NOT NULL
+    id uuid PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    document tsvector NOT NULL,
+    name text NOT NULL,
+    category text NOT NULL,
+    tags text NOT NULL,
+    capabilities text NOT NULL,
+    pricing_model text NOT NULL,
+    price_micros bigint NOT NULL,
+    risk text NOT NULL,
+    installs bigint NOT NULL,
+    rating_avg_milli integer NOT NULL,
+    published_at timestamptz
 );
 CREATE INDEX agents_fts_document ON agents_fts USING GIN (document);
 CREATE FUNCTION agents_fts_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO agents_fts (agent, document)
-    VALUES (NEW.id, setweight(to_tsvector('english', NEW.name), 'A')
-        || setweight(to_tsvector('english', NEW.keywords), 'B')
-        || setweight(to_tsvector('english', NEW.description), 'D'))
-    ON CONFLICT (agent) DO UPDATE SET document = EXCLUDED.document;
+    IF NOT NEW.listed THEN
+        DELETE FROM agents_fts WHERE id = NEW.id;
+        RETURN NULL;
+    END IF;
+    INSERT INTO agents_fts (id, document, name, category, tags, capabilities, pricing_model, price_micros, risk,
+                            installs, rating_avg_milli, published_at)
+    VALUES (NEW.id,
+            setweight(to_tsvector('english', NEW.name), 'A')
+                || setweight(to_tsvector('english', NEW.keywords), 'B')
+                || setweight(to_tsvector('english', NEW.description), 'D'),
+            NEW.name, NEW.category, NEW.tags, NEW.capabilities, NEW.pricing_model, NEW.price_micros, NEW.risk,
+            NEW.installs, NEW.rating_avg_milli, NEW.published_at)
+    ON CONFLICT (id) DO UPDATE SET
+        document = EXCLUDED.document, name = EXCLUDED.name, category = EXCLUDED.category,
+        tags = EXCLUDED.tags, capabilities = EXCLUDED.capabilities, pricing_model = EXCLUDED.pricing_model,
+        price_micros = EXCLUDED.price_micros, risk = EXCLUDED.risk, installs = EXCLUDED.installs,
+        rating_avg_milli = EXCLUDED.rating_avg_milli, published_at = EXCLUDED.published_at;
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER agents_fts_insert AFTER INSERT ON agents
     FOR EACH ROW EXECUTE FUNCTION agents_fts_refresh();
-CREATE TRIGGER agents_fts_update AFTER UPDATE OF name, keywords, description ON agents
-    FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.keywords IS DISTINCT FROM NEW.keywords
-        OR OLD.description IS DISTINCT FROM NEW.description)
+CREATE TRIGGER agents_fts_update AFTER UPDATE ON agents
+    FOR EACH ROW WHEN ((OLD.listed, OLD.name, OLD.keywords, OLD.description, OLD.category, OLD.tags,
+                        OLD.capabilities, OLD.pricing_model, OLD.price_micros, OLD.risk, OLD.installs,
+                        OLD.rating_avg_milli, OLD.published_at)
+        IS DISTINCT FROM (NEW.listed, NEW.name, NEW.keywords, NEW.description, NEW.category, NEW.tags,
+                          NEW.capabilities, NEW.pricing_model, NEW.price_micros, NEW.risk, NEW.installs,
+                          NEW.rating_avg_milli, NEW.published_at))
     EXECUTE FUNCTION agents_fts_refresh();
 
 CREATE TABLE agent_versions (

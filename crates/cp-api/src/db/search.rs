@@ -134,12 +134,6 @@ impl Statement {
             "?".to_owned()
         }
     }
-
-    fn and(&mut self, condition: &str, value: Bind) {
-        let placeholder = self.bind(value);
-        self.sql.push_str(" AND ");
-        self.sql.push_str(&condition.replace("{}", &placeholder));
-    }
 }
 
 fn statement(
@@ -149,11 +143,6 @@ fn statement(
     position: &Position,
     limit: i64,
 ) -> Option<Statement> {
-    let mut st = Statement {
-        postgres,
-        sql: String::from("SELECT agents.* FROM agents"),
-        binds: Vec::new(),
-    };
     let words = match &filters.text {
         Some(text) => {
             let words = words(text);
@@ -165,19 +154,39 @@ fn statement(
         }
         None => None,
     };
-    if words.is_some() && postgres {
-        st.sql
-            .push_str(" JOIN agents_fts ON agents_fts.agent = agents.id");
-    }
-    st.sql.push_str(" WHERE agents.listed");
+    // A PostgreSQL search filters, ranks and pages within `agents_fts` (which holds only listed agents),
+    // then reads the page's rows from `agents`; everything else runs on `agents` itself.
+    let within_search_table = postgres && words.is_some();
+    let t = if within_search_table {
+        "agents_fts"
+    } else {
+        "agents"
+    };
+    let mut st = Statement {
+        postgres,
+        sql: String::new(),
+        binds: Vec::new(),
+    };
+    // `agents_fts` holds only listed agents; `agents` says which are.
+    let mut conditions = if within_search_table {
+        Vec::new()
+    } else {
+        vec!["agents.listed".to_owned()]
+    };
+    let mut and = |st: &mut Statement, condition: &str, value: Bind| {
+        let placeholder = st.bind(value);
+        conditions.push(condition.replace("{}", &placeholder));
+    };
     if let Some(words) = &words {
         if postgres {
-            st.and(
+            and(
+                &mut st,
                 "agents_fts.document @@ plainto_tsquery('english', {})",
                 Bind::Text(words.join(" ")),
             );
         } else {
-            st.and(
+            and(
+                &mut st,
                 "agents.rowid IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {})",
                 Bind::Text(fts5_phrase(words, None)),
             );
@@ -185,35 +194,52 @@ fn statement(
     }
     let like = r"LIKE {} ESCAPE '\'";
     if let Some(category) = &filters.category {
-        st.and("agents.category = {}", Bind::Text(category.clone()));
+        and(
+            &mut st,
+            &format!("{t}.category = {{}}"),
+            Bind::Text(category.clone()),
+        );
     }
     if let Some(tag) = &filters.tag {
-        st.and(&format!("agents.tags {like}"), Bind::Text(contains_value(tag)));
+        and(
+            &mut st,
+            &format!("{t}.tags {like}"),
+            Bind::Text(contains_value(tag)),
+        );
     }
     if let Some(capability) = &filters.capability {
-        st.and(
-            &format!("agents.capabilities {like}"),
+        and(
+            &mut st,
+            &format!("{t}.capabilities {like}"),
             Bind::Text(contains_value(capability)),
         );
     }
     if let Some(model) = &filters.pricing_model {
-        st.and("agents.pricing_model = {}", Bind::Text(model.clone()));
+        and(
+            &mut st,
+            &format!("{t}.pricing_model = {{}}"),
+            Bind::Text(model.clone()),
+        );
     }
     if let Some(max) = filters.max_price_micros {
-        st.and("agents.price_micros <= {}", Bind::BigInt(max));
+        and(&mut st, &format!("{t}.price_micros <= {{}}"), Bind::BigInt(max));
     }
     if let Some(min) = filters.min_rating_milli {
-        st.and("agents.rating_avg_milli >= {}", Bind::Integer(min));
+        and(
+            &mut st,
+            &format!("{t}.rating_avg_milli >= {{}}"),
+            Bind::Integer(min),
+        );
     }
     if let Some(risk) = &filters.risk {
-        st.and("agents.risk = {}", Bind::Text(risk.clone()));
+        and(&mut st, &format!("{t}.risk = {{}}"), Bind::Text(risk.clone()));
     }
 
     let (column, descending) = match sort {
-        Sort::Rating => ("agents.rating_avg_milli", true),
-        Sort::Installs => ("agents.installs", true),
-        Sort::Newest => ("agents.published_at", true),
-        Sort::Price => ("agents.price_micros", false),
+        Sort::Rating => ("rating_avg_milli", true),
+        Sort::Installs => ("installs", true),
+        Sort::Newest => ("published_at", true),
+        Sort::Price => ("price_micros", false),
         Sort::Relevance => ("", true),
     };
     if let Position::After { value, id } = position {
@@ -227,44 +253,62 @@ fn statement(
         let beyond = st.bind(value.clone());
         let tied = st.bind(value);
         let id = st.bind(Bind::Id(*id));
-        st.sql.push_str(&format!(
-            " AND ({column} {op} {beyond} OR ({column} = {tied} AND agents.id {id_op} {id}))"
+        conditions.push(format!(
+            "({t}.{column} {op} {beyond} OR ({t}.{column} = {tied} AND {t}.id {id_op} {id}))"
         ));
     }
-    let order = match (sort, &words) {
-        (Sort::Relevance, Some(words)) => {
-            let mut score = Vec::new();
-            for word in words {
-                for (field, weight, label) in FIELD_WEIGHTS {
-                    let matched = if postgres {
-                        // A word is only letters and digits, so `word:A` is always one tsquery term.
-                        let term = st.bind(Bind::Text(format!("{word}:{label}")));
-                        format!("agents_fts.document @@ to_tsquery('english', {term})")
-                    } else {
-                        let phrase =
-                            st.bind(Bind::Text(fts5_phrase(std::slice::from_ref(word), Some(field))));
-                        format!(
-                            "agents.rowid IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {phrase})"
-                        )
-                    };
-                    score.push(format!("CASE WHEN {matched} THEN {weight} ELSE 0 END"));
-                }
+    let mut score = Vec::new();
+    if let (Sort::Relevance, Some(words)) = (sort, &words) {
+        for word in words {
+            for (field, weight, label) in FIELD_WEIGHTS {
+                let matched = if postgres {
+                    // A word is only letters and digits, so `word:A` is always one tsquery term.
+                    let term = st.bind(Bind::Text(format!("{word}:{label}")));
+                    format!("agents_fts.document @@ to_tsquery('english', {term})")
+                } else {
+                    let phrase = st.bind(Bind::Text(fts5_phrase(std::slice::from_ref(word), Some(field))));
+                    format!("agents.rowid IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {phrase})")
+                };
+                score.push(format!("CASE WHEN {matched} THEN {weight} ELSE 0 END"));
             }
-            format!(
-                "({}) DESC, agents.rating_avg_milli DESC, agents.installs DESC, agents.name, agents.id",
-                score.join(" + ")
-            )
         }
-        (Sort::Relevance, None) => "agents.published_at DESC, agents.id".to_owned(),
-        (_, _) => format!("{column} {}, agents.id", if descending { "DESC" } else { "ASC" }),
+    }
+    // The order, over the table `of`, with the relevance score as `score_is`.
+    let order = |of: &str, score_is: &str| match (sort, &words) {
+        (Sort::Relevance, Some(_)) => {
+            format!("{score_is} DESC, {of}.rating_avg_milli DESC, {of}.installs DESC, {of}.name, {of}.id")
+        }
+        (Sort::Relevance, None) => format!("{of}.published_at DESC, {of}.id"),
+        (_, _) => format!(
+            "{of}.{column} {}, {of}.id",
+            if descending { "DESC" } else { "ASC" }
+        ),
     };
-    st.sql.push_str(&format!(" ORDER BY {order}"));
+    let score = if score.is_empty() {
+        "0".to_owned()
+    } else {
+        format!("({})", score.join(" + "))
+    };
     let limit = st.bind(Bind::BigInt(limit));
-    st.sql.push_str(&format!(" LIMIT {limit}"));
+    let mut page = format!(" LIMIT {limit}");
     if let Position::Offset(offset) = position {
         let offset = st.bind(Bind::BigInt(*offset));
-        st.sql.push_str(&format!(" OFFSET {offset}"));
+        page.push_str(&format!(" OFFSET {offset}"));
     }
+    let conditions = conditions.join(" AND ");
+    st.sql = if within_search_table {
+        format!(
+            "SELECT agents.* FROM agents JOIN (SELECT agents_fts.id, {score} AS score FROM agents_fts \
+             WHERE {conditions} ORDER BY {}{page}) AS hit ON hit.id = agents.id ORDER BY {}",
+            order("agents_fts", "score"),
+            order("agents", "hit.score"),
+        )
+    } else {
+        format!(
+            "SELECT agents.* FROM agents WHERE {conditions} ORDER BY {}{page}",
+            order("agents", &score)
+        )
+    };
     Some(st)
 }
 
@@ -338,7 +382,12 @@ mod tests {
         };
         let pg = statement(true, &filters, Sort::Relevance, &Position::Offset(20), 10).unwrap();
         assert!(pg.sql.contains("@@ plainto_tsquery('english', $1)"), "{}", pg.sql);
-        assert!(pg.sql.ends_with("LIMIT $6 OFFSET $7"), "{}", pg.sql);
+        assert!(pg.sql.contains("LIMIT $6 OFFSET $7) AS hit"), "{}", pg.sql);
+        assert!(
+            pg.sql.contains("FROM agents_fts WHERE agents_fts.document"),
+            "{}",
+            pg.sql
+        );
         let sqlite = statement(false, &filters, Sort::Relevance, &Position::Start, 10).unwrap();
         assert!(
             sqlite.sql.contains("agents_fts MATCH ?") && !sqlite.sql.contains('$'),

@@ -363,6 +363,9 @@ on_both_backends! {
         assert_eq!(rating["distribution"], json!([0, 1, 0, 1, 0]));
         assert_eq!(ids(&app.get("/api/v1/agents?min_rating=3").await), [agent]);
         assert!(ids(&app.get("/api/v1/agents?min_rating=3.5").await).is_empty());
+        // Searches see the new rating too (PostgreSQL ranks within its search table, kept in step by trigger).
+        assert_eq!(ids(&app.get("/api/v1/agents?q=billing&min_rating=3").await), [agent]);
+        assert!(ids(&app.get("/api/v1/agents?q=billing&min_rating=3.5").await).is_empty());
 
         assert_eq!(put(market.developer.token.clone(), 5).await.status, StatusCode::FORBIDDEN, "not your own agent");
         for stars in [0, 6, -1] {
