@@ -5,6 +5,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod queue;
 pub mod service;
 
 use actix_web::{App, HttpServer, web};

@@ -1,6 +1,7 @@
 //! Who is calling: credentials in, a [`Caller`] out.
 
 pub mod api_key;
+pub mod data_plane;
 pub mod password;
 pub mod roles;
 pub mod token;

@@ -70,8 +70,8 @@ pub trait Requirement {
     const NEEDS: &'static str;
 }
 
-/// The caller acting in the org named by the route's `{org}` (or owning the route's `{deployment}`), with a
-/// role the requirement admits.
+/// The caller acting in the org named by the route's `{org}` (or owning the route's `{deployment}` or
+/// `{run}`), with a role the requirement admits.
 #[derive(Debug)]
 pub struct InOrg<R> {
     pub caller: Caller,
@@ -131,6 +131,7 @@ impl FromRequest for PlatformAdmin {
 enum Named {
     Org(String),
     Deployment(String),
+    Run(String),
     Nothing,
 }
 
@@ -148,8 +149,14 @@ impl Named {
                 let found = db::deployments::find(conn, id).await.map_err(|_| no_such())?;
                 Ok((found.org_id, "deployment"))
             }
+            Self::Run(run) => {
+                let no_such = || Error::NotFound("no such run".to_owned());
+                let id = uuid(&run).ok_or_else(no_such)?;
+                let found = db::runs::find(conn, id).await.map_err(|_| no_such())?;
+                Ok((found.org_id, "run"))
+            }
             Self::Nothing => Err(Error::Internal(
-                "an org route names neither {org} nor {deployment}".to_owned(),
+                "an org route names no {org}, {deployment} or {run}".to_owned(),
             )),
         }
     }
@@ -162,10 +169,11 @@ impl<R: Requirement + 'static> FromRequest for InOrg<R> {
     fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let caller = Caller::from_request(request, payload);
         let info = request.match_info();
-        let named = match (info.get("org"), info.get("deployment")) {
-            (Some(org), _) => Named::Org(org.to_owned()),
-            (None, Some(deployment)) => Named::Deployment(deployment.to_owned()),
-            (None, None) => Named::Nothing,
+        let named = match (info.get("org"), info.get("deployment"), info.get("run")) {
+            (Some(org), _, _) => Named::Org(org.to_owned()),
+            (None, Some(deployment), _) => Named::Deployment(deployment.to_owned()),
+            (None, None, Some(run)) => Named::Run(run.to_owned()),
+            (None, None, None) => Named::Nothing,
         };
         let state = request.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {

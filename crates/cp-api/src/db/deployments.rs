@@ -101,3 +101,17 @@ pub async fn installed_by_member(conn: &mut Conn<'_>, agent: Id, user: Id) -> Qu
     .get_result(c)
     .await)
 }
+
+/// The deployment whose data-plane credential has this prefix.
+///
+/// # Errors
+///
+/// Database errors; `None` when no deployment has it.
+pub async fn by_credential_prefix(conn: &mut Conn<'_>, prefix: &str) -> QueryResult<Option<Deployment>> {
+    on_backend!(conn, |c| deployments::table
+        .filter(deployments::credential_prefix.eq(prefix))
+        .select(Deployment::as_select())
+        .first(c)
+        .await
+        .optional())
+}

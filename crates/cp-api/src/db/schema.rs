@@ -103,6 +103,21 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    data_planes (deployment_id, instance_id) {
+        deployment_id -> Uuid,
+        instance_id -> Text,
+        version -> Text,
+        capabilities -> Text,
+        concurrency -> Int4,
+        registered_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     deployments (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -182,9 +197,69 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    run_events (run_id, attempt, seq) {
+        run_id -> Uuid,
+        attempt -> Int4,
+        seq -> Int8,
+        at -> Timestamptz,
+        kind -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    runs (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        deployment_id -> Uuid,
+        state -> Text,
+        inputs -> Text,
+        outputs -> Nullable<Text>,
+        priority -> Int4,
+        deadline -> Nullable<Timestamptz>,
+        idempotency_key -> Nullable<Text>,
+        request_digest -> Text,
+        failure_reason -> Nullable<Text>,
+        usage -> Nullable<Text>,
+        attempts -> Int4,
+        finished_by_task -> Nullable<Uuid>,
+        checkpoint -> Nullable<Text>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     settings (name) {
         name -> Text,
         value -> Bytea,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    tasks (id) {
+        id -> Uuid,
+        run_id -> Uuid,
+        deployment_id -> Uuid,
+        priority -> Int4,
+        attempt -> Int4,
+        max_attempts -> Int4,
+        leased_by -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        cancel_requested -> Bool,
+        last_seq -> Int8,
+        created_at -> Timestamptz,
     }
 }
 
@@ -204,6 +279,7 @@ diesel::table! {
 diesel::joinable!(agent_versions -> agents (agent));
 diesel::joinable!(agents -> orgs (owner_org_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(data_planes -> deployments (deployment_id));
 diesel::joinable!(deployments -> agents (agent));
 diesel::joinable!(deployments -> orgs (org_id));
 diesel::joinable!(deployments -> users (installed_by));
@@ -212,6 +288,12 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> agents (agent));
 diesel::joinable!(reviews -> users (user_id));
+diesel::joinable!(run_events -> runs (run_id));
+diesel::joinable!(runs -> deployments (deployment_id));
+diesel::joinable!(runs -> orgs (org_id));
+diesel::joinable!(runs -> users (created_by));
+diesel::joinable!(tasks -> deployments (deployment_id));
+diesel::joinable!(tasks -> runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     agent_versions,
@@ -219,11 +301,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_head,
     audit_log,
+    data_planes,
     deployments,
     memberships,
     orgs,
     refresh_tokens,
     reviews,
+    run_events,
+    runs,
     settings,
+    tasks,
     users,
 );

@@ -155,4 +155,10 @@ macro_rules! id_conversions {
     )*};
 }
 
-id_conversions!(protocol::OrgId, protocol::UserId);
+id_conversions!(
+    protocol::OrgId,
+    protocol::UserId,
+    protocol::DeploymentId,
+    protocol::RunId,
+    protocol::TaskId
+);

@@ -4,11 +4,13 @@ pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod data_plane;
 pub mod deployments;
 pub mod health;
 pub mod me;
 pub mod members;
 pub mod rate_limit;
+pub mod runs;
 
 use actix_web::{HttpRequest, web};
 
@@ -28,6 +30,8 @@ pub struct AppState {
     pub signer: Signer,
     /// Node kinds a submitted manifest may use: the built-ins and the operator's plugin kinds.
     pub node_kinds: std::sync::Arc<Vec<String>>,
+    /// Wakes data planes waiting for tasks when a run is queued.
+    pub wake: std::sync::Arc<crate::queue::Wake>,
     /// Per-credential request rates; none when limits are off.
     pub limiter: Option<std::sync::Arc<rate_limit::Limiter>>,
 }
@@ -64,6 +68,7 @@ impl AppState {
             signer: Signer::new(key),
             node_kinds: std::sync::Arc::new(node_kinds),
             limiter: None,
+            wake: std::sync::Arc::default(),
         })
     }
 }
@@ -90,6 +95,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(members::configure)
             .configure(agents::configure)
             .configure(deployments::configure)
+            .configure(runs::configure)
+            .configure(data_plane::configure)
             .configure(audit::configure),
     )
     .default_service(web::to(not_found));

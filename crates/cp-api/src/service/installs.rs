@@ -348,8 +348,9 @@ pub async fn rollback(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<Deplo
     .await
 }
 
-/// Uninstalls a deployment: its credential stops working and the listing's install count drops. The row
-/// stays, for the audit trail and the run history.
+/// Uninstalls a deployment: its credential stops working, its queued runs are cancelled (running ones are
+/// told to stop) and the listing's install count drops. The row stays, for the audit trail and the run
+/// history.
 ///
 /// # Errors
 ///
@@ -363,6 +364,7 @@ pub async fn uninstall(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<Depl
         deployment.updated_at = now;
         db::deployments::update(tx, &deployment).await?;
         db::agents::count_install(tx, agent.id, -1).await?;
+        crate::service::runs::cancel_all(tx, &actor, deployment.id).await?;
         record(tx, &actor, &deployment, "deployment.uninstall", json!({})).await?;
         DeploymentView::of(&deployment, &agent.agent_id)
     })

@@ -6,4 +6,5 @@ pub mod browse;
 pub mod catalog;
 pub mod installs;
 pub mod reviews;
+pub mod runs;
 pub mod sessions;

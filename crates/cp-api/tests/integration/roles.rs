@@ -112,6 +112,9 @@ on_both_backends! {
             let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/members"), token).await;
             expect(&answer, who, MEMBERS, StatusCode::OK, "GET members");
 
+            let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/runs"), token).await;
+            expect(&answer, who, MEMBERS, StatusCode::OK, "GET runs");
+
             let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/deployments"), token).await;
             expect(&answer, who, MEMBERS, StatusCode::OK, "GET deployments");
 

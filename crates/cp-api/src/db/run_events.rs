@@ -1,0 +1,48 @@
+//! A run's events, stored once each by (attempt, sequence number).
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::run_events;
+use super::{Conn, Id, Time, on_backend};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = run_events)]
+pub struct StoredEvent {
+    pub run_id: Id,
+    pub attempt: i32,
+    pub seq: i64,
+    pub at: Time,
+    /// The event's `type`.
+    pub kind: String,
+    /// The event as the data plane sent it (JSON).
+    pub body: String,
+}
+
+/// Stores an event unless one with its run, attempt and sequence number is stored already.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn insert(conn: &mut Conn<'_>, event: &StoredEvent) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::insert_into(run_events::table)
+        .values(event)
+        .on_conflict_do_nothing()
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// A run's events in order.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Vec<StoredEvent>> {
+    on_backend!(conn, |c| run_events::table
+        .filter(run_events::run_id.eq(run))
+        .order((run_events::attempt.asc(), run_events::seq.asc()))
+        .select(StoredEvent::as_select())
+        .load(c)
+        .await)
+}

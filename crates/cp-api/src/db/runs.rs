@@ -1,0 +1,154 @@
+//! Runs: one per request to run a deployment, with its inputs, outcome, usage and latest checkpoint.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::runs;
+use super::{Conn, Id, Time, on_backend};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = runs, treat_none_as_null = true)]
+pub struct Run {
+    pub id: Id,
+    pub org_id: Id,
+    pub deployment_id: Id,
+    /// `queued`, `running`, `awaiting_approval`, `succeeded`, `failed`, `cancelled` or `remediated`.
+    pub state: String,
+    /// JSON.
+    pub inputs: String,
+    /// JSON, once succeeded.
+    pub outputs: Option<String>,
+    pub priority: i32,
+    pub deadline: Option<Time>,
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request's canonical JSON, to tell a retry from another request reusing the key.
+    pub request_digest: String,
+    pub failure_reason: Option<String>,
+    /// JSON `protocol::Usage`, once finished.
+    pub usage: Option<String>,
+    /// Deliveries so far.
+    pub attempts: i32,
+    pub finished_by_task: Option<Id>,
+    /// JSON `protocol::Checkpoint`: the last one a data plane reported.
+    pub checkpoint: Option<String>,
+    pub created_by: Id,
+    pub created_at: Time,
+    pub started_at: Option<Time>,
+    pub finished_at: Option<Time>,
+}
+
+/// # Errors
+///
+/// A unique violation when the deployment has a run with the idempotency key already.
+pub async fn insert(conn: &mut Conn<'_>, run: &Run) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::insert_into(runs::table)
+        .values(run)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn update(conn: &mut Conn<'_>, run: &Run) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(runs::table.find(run.id))
+        .set(run)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// # Errors
+///
+/// `NotFound` when there is no such run.
+pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Run> {
+    on_backend!(conn, |c| runs::table
+        .find(id)
+        .select(Run::as_select())
+        .first(c)
+        .await)
+}
+
+/// The run a deployment made with this idempotency key, if any.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn by_idempotency_key(conn: &mut Conn<'_>, deployment: Id, key: &str) -> QueryResult<Option<Run>> {
+    on_backend!(conn, |c| runs::table
+        .filter(runs::deployment_id.eq(deployment))
+        .filter(runs::idempotency_key.eq(key))
+        .select(Run::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// Which of an org's runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub state: Option<String>,
+    pub deployment: Option<Id>,
+    /// Only runs created before this one (keyset: newest first).
+    pub before: Option<(Time, Id)>,
+    pub limit: i64,
+}
+
+/// An org's runs, newest first.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn of_org(conn: &mut Conn<'_>, org: Id, filter: &RunFilter) -> QueryResult<Vec<Run>> {
+    on_backend!(conn, |c| {
+        let mut query = runs::table
+            .filter(runs::org_id.eq(org))
+            .order((runs::created_at.desc(), runs::id.desc()))
+            .limit(filter.limit)
+            .select(Run::as_select())
+            .into_boxed();
+        if let Some(state) = &filter.state {
+            query = query.filter(runs::state.eq(state.clone()));
+        }
+        if let Some(deployment) = filter.deployment {
+            query = query.filter(runs::deployment_id.eq(deployment));
+        }
+        if let Some((at, id)) = filter.before {
+            query = query.filter(
+                runs::created_at
+                    .lt(at)
+                    .or(runs::created_at.eq(at).and(runs::id.lt(id))),
+            );
+        }
+        query.load(c).await
+    })
+}
+
+/// Runs of a deployment still queued or under way.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn unfinished_of_deployment(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<Vec<Run>> {
+    on_backend!(conn, |c| runs::table
+        .filter(runs::deployment_id.eq(deployment))
+        .filter(runs::state.eq_any(["queued", "running", "awaiting_approval"]))
+        .select(Run::as_select())
+        .load(c)
+        .await)
+}
+
+/// The run a task delivery finished, if one did.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn by_finishing_task(conn: &mut Conn<'_>, task: Id) -> QueryResult<Option<Run>> {
+    on_backend!(conn, |c| runs::table
+        .filter(runs::finished_by_task.eq(task))
+        .select(Run::as_select())
+        .first(c)
+        .await
+        .optional())
+}

@@ -1,0 +1,193 @@
+//! The queue's hot table: each queued or leased task, one per unfinished run. The claim is the one query
+//! here whose SQL differs between the engines: PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so
+//! concurrent claimers on every replica take disjoint tasks without waiting on each other; SQLite's
+//! `BEGIN IMMEDIATE` transactions (see [`super::transaction`]) already run one writer at a time, so there a
+//! plain select-then-update in the claim's transaction is exact.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::RunQueryDsl;
+
+use super::schema::tasks;
+use super::sql_types::{Timestamptz, Uuid};
+use super::{Conn, Id, Time, on_backend};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = tasks, treat_none_as_null = true)]
+pub struct Task {
+    /// This delivery's id: a task put back after a lost lease gets a new one.
+    pub id: Id,
+    pub run_id: Id,
+    pub deployment_id: Id,
+    pub priority: i32,
+    /// 1 for the first delivery.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// The data-plane instance holding the lease, if any.
+    pub leased_by: Option<String>,
+    pub lease_expires_at: Option<Time>,
+    pub cancel_requested: bool,
+    pub last_seq: i64,
+    pub created_at: Time,
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn insert(conn: &mut Conn<'_>, task: &Task) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::insert_into(tasks::table)
+        .values(task)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn update(conn: &mut Conn<'_>, task: &Task) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(tasks::table.find(task.id))
+        .set(task)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// Moves a task to a new delivery id (after a lost lease or a retryable failure).
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn redeliver(conn: &mut Conn<'_>, old: Id, task: &Task) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(tasks::table.find(old))
+        .set((tasks::id.eq(task.id), task))
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn delete(conn: &mut Conn<'_>, id: Id) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::delete(tasks::table.find(id))
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Option<Task>> {
+    on_backend!(conn, |c| tasks::table
+        .find(id)
+        .select(Task::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Option<Task>> {
+    on_backend!(conn, |c| tasks::table
+        .filter(tasks::run_id.eq(run))
+        .select(Task::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// A deployment's tasks whose lease ran out before `now`.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn expired(conn: &mut Conn<'_>, deployment: Id, now: Time) -> QueryResult<Vec<Task>> {
+    on_backend!(conn, |c| tasks::table
+        .filter(tasks::deployment_id.eq(deployment))
+        .filter(tasks::leased_by.is_not_null())
+        .filter(tasks::lease_expires_at.lt(now))
+        .select(Task::as_select())
+        .load(c)
+        .await)
+}
+
+/// Leases up to `max` of the deployment's unleased tasks to `instance` until `until`, highest priority
+/// then oldest first.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn claim(
+    conn: &mut Conn<'_>,
+    deployment: Id,
+    instance: &str,
+    max: i64,
+    until: Time,
+) -> QueryResult<Vec<Task>> {
+    match conn {
+        Conn::Postgres(c) => {
+            diesel::sql_query(
+                "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id IN ( \
+                 SELECT id FROM tasks WHERE deployment_id = $3 AND leased_by IS NULL \
+                 ORDER BY priority DESC, created_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *",
+            )
+            .bind::<Text, _>(instance)
+            .bind::<Timestamptz, _>(until)
+            .bind::<Uuid, _>(deployment)
+            .bind::<BigInt, _>(max)
+            .load(&mut **c)
+            .await
+        }
+        Conn::Sqlite(c) => {
+            let ids: Vec<Id> = tasks::table
+                .filter(tasks::deployment_id.eq(deployment))
+                .filter(tasks::leased_by.is_null())
+                .order((tasks::priority.desc(), tasks::created_at.asc()))
+                .limit(max)
+                .select(tasks::id)
+                .load(&mut **c)
+                .await?;
+            diesel::update(tasks::table.filter(tasks::id.eq_any(&ids)))
+                .set((tasks::leased_by.eq(instance), tasks::lease_expires_at.eq(until)))
+                .execute(&mut **c)
+                .await?;
+            tasks::table
+                .filter(tasks::id.eq_any(&ids))
+                .order((tasks::priority.desc(), tasks::created_at.asc()))
+                .select(Task::as_select())
+                .load(&mut **c)
+                .await
+        }
+    }
+}
+
+/// Extends the leases `instance` holds on these tasks of the deployment; the tasks it still holds.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn extend(
+    conn: &mut Conn<'_>,
+    deployment: Id,
+    instance: &str,
+    held: &[Id],
+    until: Time,
+) -> QueryResult<Vec<Task>> {
+    on_backend!(conn, |c| {
+        let mine = || {
+            tasks::table
+                .filter(tasks::deployment_id.eq(deployment))
+                .filter(tasks::leased_by.eq(instance))
+                .filter(tasks::id.eq_any(held))
+        };
+        diesel::update(mine())
+            .set(tasks::lease_expires_at.eq(until))
+            .execute(c)
+            .await?;
+        mine().select(Task::as_select()).load(c).await
+    })
+}

@@ -1,0 +1,467 @@
+//! The task queue as data planes see it: register, heartbeat, claim by long-poll, post events and
+//! checkpoints, complete or fail. A claim is a lease that heartbeats extend; a lease that runs out puts the
+//! task back (under a new delivery id, attempt + 1, with the run's last checkpoint) until the run's
+//! attempts are spent, when the run fails with the reason kept.
+//!
+//! Waiting claimers wake when a run is queued in this process ([`Wake`]), and otherwise look again every
+//! [`RECHECK`], which also notices lost leases and runs queued by another replica.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use protocol::{
+    AgentRef, Checkpoint, Completion, EventBatch, EventKind, Failure, Heartbeat, HeartbeatAck, Lease,
+    LeaseExtension, Registration, RegistrationAck, TaskEnvelope,
+};
+use serde::Serialize;
+
+use crate::auth::data_plane::DataPlaneCaller;
+use crate::db::runs::Run;
+use crate::db::tasks::Task;
+use crate::db::{self, Conn, Id, Time};
+use crate::error::Error;
+use crate::service::catalog::stored_manifest;
+use crate::service::runs::usage_json;
+
+/// How long a claim holds a task without a heartbeat.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How often a data plane should heartbeat: well inside the lease.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest a claim may wait for work.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The most tasks one claim may take.
+pub const MAX_BATCH: i64 = 100;
+/// How often a waiting claim looks again without being woken.
+pub const RECHECK: Duration = Duration::from_secs(1);
+const MAX_INSTANCE_ID_BYTES: usize = 200;
+
+/// Wakes waiting claims when work arrives.
+#[derive(Debug, Default)]
+pub struct Wake(tokio::sync::Notify);
+
+impl Wake {
+    /// Tells every waiting claim to look again.
+    pub fn work_arrived(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+fn lease_until() -> Time {
+    Time(Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default())
+}
+
+fn check_instance(instance: &str) -> Result<(), Error> {
+    if instance.is_empty() || instance.len() > MAX_INSTANCE_ID_BYTES || instance.chars().any(char::is_control)
+    {
+        return Err(Error::Validation(vec![protocol::FieldError::new(
+            "instance_id",
+            format!("must be 1 to {MAX_INSTANCE_ID_BYTES} bytes without control characters"),
+        )]));
+    }
+    Ok(())
+}
+
+/// Records a data-plane instance and marks its deployment ready.
+///
+/// # Errors
+///
+/// [`Error::Validation`] for a bad instance id or concurrency.
+pub async fn register(
+    conn: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    registration: &Registration,
+) -> Result<RegistrationAck, Error> {
+    check_instance(&registration.instance_id)?;
+    if !(1..=1024).contains(&registration.concurrency) {
+        return Err(Error::Validation(vec![protocol::FieldError::new(
+            "concurrency",
+            "must be 1 to 1024 task slots",
+        )]));
+    }
+    let concurrency = i32::try_from(registration.concurrency).unwrap_or(1024);
+    let capabilities = serde_json::to_string(&registration.capabilities).unwrap_or_default();
+    db::transaction(conn, async |tx| {
+        let now = Time::now();
+        db::data_planes::register(
+            tx,
+            &db::data_planes::DataPlane {
+                deployment_id: caller.deployment_id,
+                instance_id: registration.instance_id.clone(),
+                version: registration.version.clone(),
+                capabilities: capabilities.clone(),
+                concurrency,
+                registered_at: now,
+                last_seen_at: now,
+            },
+        )
+        .await?;
+        let mut deployment = db::deployments::find(tx, caller.deployment_id).await?;
+        if deployment.state != "ready" {
+            deployment.state = "ready".to_owned();
+            deployment.updated_at = now;
+            db::deployments::update(tx, &deployment).await?;
+        }
+        Ok(RegistrationAck {
+            deployment_id: caller.deployment_id.0.into(),
+            heartbeat_interval_ms: u64::try_from(HEARTBEAT_INTERVAL.as_millis()).unwrap_or(u64::MAX),
+            lease_ms: u64::try_from(LEASE.as_millis()).unwrap_or(u64::MAX),
+        })
+    })
+    .await
+}
+
+/// Extends the leases the instance still holds; tells it which of its tasks to stop (cancelled, or no
+/// longer its own).
+///
+/// # Errors
+///
+/// [`Error::Conflict`] when the instance never registered.
+pub async fn heartbeat(
+    conn: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    heartbeat: &Heartbeat,
+) -> Result<HeartbeatAck, Error> {
+    check_instance(&heartbeat.instance_id)?;
+    let held: Vec<Id> = heartbeat.tasks.iter().map(|task| Id::from(*task)).collect();
+    db::transaction(conn, async |tx| {
+        if !db::data_planes::seen(tx, caller.deployment_id, &heartbeat.instance_id, Time::now()).await? {
+            return Err(Error::Conflict(format!(
+                "instance {:?} has not registered: register first",
+                heartbeat.instance_id
+            )));
+        }
+        let until = lease_until();
+        let kept = db::tasks::extend(tx, caller.deployment_id, &heartbeat.instance_id, &held, until).await?;
+        let mut ack = HeartbeatAck::default();
+        for task in &held {
+            match kept.iter().find(|kept| kept.id == *task) {
+                Some(kept) if !kept.cancel_requested => ack.leases.push(LeaseExtension {
+                    task_id: task.0.into(),
+                    expires_at: until.0,
+                }),
+                _ => ack.cancelled.push(task.0.into()),
+            }
+        }
+        Ok(ack)
+    })
+    .await
+}
+
+/// Puts back the deployment's tasks whose lease ran out, or fails their runs when no attempt is left.
+async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Error> {
+    for task in db::tasks::expired(tx, deployment, Time::now()).await? {
+        let holder = task.leased_by.clone().unwrap_or_default();
+        if task.attempt >= task.max_attempts || task.cancel_requested {
+            db::tasks::delete(tx, task.id).await?;
+            let mut run = db::runs::find(tx, task.run_id).await?;
+            if task.cancel_requested {
+                run.state = "cancelled".to_owned();
+            } else {
+                run.state = "failed".to_owned();
+                run.failure_reason = Some(format!(
+                    "the lease ran out on each of {} attempts (last held by {holder:?})",
+                    task.attempt
+                ));
+            }
+            run.finished_at = Some(Time::now());
+            db::runs::update(tx, &run).await?;
+        } else {
+            let old = task.id;
+            let again = Task {
+                id: Id::new(),
+                attempt: task.attempt + 1,
+                leased_by: None,
+                lease_expires_at: None,
+                last_seq: 0,
+                ..task
+            };
+            db::tasks::redeliver(tx, old, &again).await?;
+            tracing::info!(task = %old.0, next = %again.id.0, %holder, "lease lost; task put back");
+        }
+    }
+    Ok(())
+}
+
+/// The envelope a data plane needs to run (or resume) a claimed task.
+async fn envelope(tx: &mut Conn<'_>, task: &Task, run: &Run) -> Result<TaskEnvelope, Error> {
+    let deployment = db::deployments::find(tx, task.deployment_id).await?;
+    let agent = db::agents::find(tx, deployment.agent).await?;
+    let version = db::agent_versions::find(tx, agent.id, &deployment.version)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("deployment {} runs a missing version", deployment.id.0)))?;
+    let manifest = stored_manifest(&version)?;
+    let internal = |what: &str, error: serde_json::Error| Error::Internal(format!("{what}: {error}"));
+    Ok(TaskEnvelope {
+        task_id: task.id.0.into(),
+        run_id: run.id.0.into(),
+        deployment_id: deployment.id.0.into(),
+        org_id: run.org_id.0.into(),
+        agent: AgentRef {
+            id: agent.agent_id,
+            version: version.version.clone(),
+            manifest_digest: version.digest.clone(),
+        },
+        attempt: u32::try_from(task.attempt).unwrap_or(1),
+        max_attempts: u32::try_from(task.max_attempts).unwrap_or(1),
+        lease: Lease {
+            expires_at: task.lease_expires_at.map_or_else(Utc::now, |at| at.0),
+        },
+        workflow: serde_json::to_value(&manifest.workflow).map_err(|e| internal("workflow", e))?,
+        inputs: serde_json::from_str(&run.inputs).map_err(|e| internal("inputs", e))?,
+        granted_permissions: serde_json::from_str(&deployment.granted_permissions)
+            .map_err(|e| internal("permissions", e))?,
+        checkpoint: run
+            .checkpoint
+            .as_deref()
+            .map(serde_json::from_str::<Checkpoint>)
+            .transpose()
+            .map_err(|e| internal("checkpoint", e))?,
+        trace: None,
+        preferences_version: 0,
+    })
+}
+
+/// One claim: put back lost leases, lease up to `max` tasks, start their runs.
+async fn claim_once(
+    conn: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    instance: &str,
+    max: i64,
+) -> Result<Vec<TaskEnvelope>, Error> {
+    db::transaction(conn, async |tx| {
+        recover_lost_leases(tx, caller.deployment_id).await?;
+        let claimed = db::tasks::claim(tx, caller.deployment_id, instance, max, lease_until()).await?;
+        let mut envelopes = Vec::with_capacity(claimed.len());
+        for task in &claimed {
+            let mut run = db::runs::find(tx, task.run_id).await?;
+            run.state = "running".to_owned();
+            run.started_at = run.started_at.or(Some(Time::now()));
+            run.attempts = task.attempt;
+            db::runs::update(tx, &run).await?;
+            envelopes.push(envelope(tx, task, &run).await?);
+        }
+        Ok(envelopes)
+    })
+    .await
+}
+
+/// Claims up to `max` of the deployment's tasks for `instance`, waiting up to `wait` for one to arrive.
+///
+/// # Errors
+///
+/// [`Error::Validation`] for `max` or `wait` out of range or a bad instance id.
+pub async fn next(
+    pool: &db::Pool,
+    wake: &Wake,
+    caller: DataPlaneCaller,
+    instance: &str,
+    max: i64,
+    wait: Duration,
+) -> Result<Vec<TaskEnvelope>, Error> {
+    check_instance(instance)?;
+    if !(1..=MAX_BATCH).contains(&max) {
+        return Err(Error::Validation(vec![protocol::FieldError::new(
+            "max",
+            format!("{max} is outside 1..={MAX_BATCH}"),
+        )]));
+    }
+    if wait > MAX_WAIT {
+        return Err(Error::Validation(vec![protocol::FieldError::new(
+            "wait",
+            format!("at most {}s", MAX_WAIT.as_secs()),
+        )]));
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Listen before looking, so work that arrives in between still wakes this claim.
+        let woken = wake.0.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let claimed = {
+            let mut pooled = pool.get().await?;
+            claim_once(&mut pooled.conn(), caller, instance, max).await?
+        };
+        let now = tokio::time::Instant::now();
+        if !claimed.is_empty() || now >= deadline {
+            return Ok(claimed);
+        }
+        let _ = tokio::time::timeout(RECHECK.min(deadline - now), woken).await;
+    }
+}
+
+/// What an event post stored, and whether the run was cancelled meanwhile.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventsAck {
+    /// Events stored by this post (a repeated one is not stored again).
+    pub stored: u64,
+    /// The last sequence number stored for this task.
+    pub last_seq: u64,
+    /// Stop: the run was cancelled.
+    pub cancel: bool,
+}
+
+/// The task if this deployment holds it.
+async fn held(tx: &mut Conn<'_>, caller: DataPlaneCaller, id: Id) -> Result<Option<Task>, Error> {
+    Ok(db::tasks::find(tx, id)
+        .await?
+        .filter(|task| task.deployment_id == caller.deployment_id))
+}
+
+fn no_task(id: Id) -> Error {
+    Error::NotFound(format!(
+        "no task {} held by this deployment (a lost lease puts a task back under a new id)",
+        id.0
+    ))
+}
+
+/// Stores a batch of events, each once by its sequence number, and the latest checkpoint.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] for a task this deployment does not hold; [`Error::Validation`] for a batch that
+/// skips a sequence number (nothing of it is stored).
+pub async fn events(
+    conn: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    id: Id,
+    batch: EventBatch,
+) -> Result<EventsAck, Error> {
+    db::transaction(conn, async |tx| {
+        let mut task = held(tx, caller, id).await?.ok_or_else(|| no_task(id))?;
+        let mut run = db::runs::find(tx, task.run_id).await?;
+        let mut events = batch.events.clone();
+        events.sort_by_key(|event| event.seq);
+        let mut stored = 0;
+        for event in &events {
+            let seq = i64::try_from(event.seq).unwrap_or(i64::MAX);
+            if seq <= task.last_seq {
+                continue;
+            }
+            if seq != task.last_seq + 1 {
+                return Err(Error::Validation(vec![protocol::FieldError::new(
+                    "events",
+                    format!(
+                        "event {seq} came before event {}; send the batch again with it",
+                        task.last_seq + 1
+                    ),
+                )]));
+            }
+            let body =
+                serde_json::to_value(event).map_err(|error| Error::Internal(format!("event: {error}")))?;
+            db::run_events::insert(
+                tx,
+                &db::run_events::StoredEvent {
+                    run_id: run.id,
+                    attempt: task.attempt,
+                    seq,
+                    at: Time(event.at),
+                    kind: body["type"].as_str().unwrap_or("unknown").to_owned(),
+                    body: body.to_string(),
+                },
+            )
+            .await?;
+            if let EventKind::Checkpoint { checkpoint } = &event.kind {
+                run.checkpoint = Some(serde_json::to_string(checkpoint).unwrap_or_default());
+            }
+            task.last_seq = seq;
+            stored += 1;
+        }
+        if stored > 0 {
+            db::tasks::update(tx, &task).await?;
+            db::runs::update(tx, &run).await?;
+        }
+        Ok(EventsAck {
+            stored,
+            last_seq: u64::try_from(task.last_seq).unwrap_or_default(),
+            cancel: task.cancel_requested,
+        })
+    })
+    .await
+}
+
+/// How a task ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Completed(Completion),
+    Failed(Failure),
+}
+
+/// Ends a task: its run succeeds, is put back for another attempt (a retryable failure with attempts
+/// left), fails, or, when it was asked to stop, is cancelled. Reporting the same end again changes
+/// nothing.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] for a task this deployment does not hold; [`Error::Conflict`] for one whose lease
+/// was lost.
+pub async fn finish(
+    conn: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    id: Id,
+    outcome: Outcome,
+) -> Result<crate::service::runs::RunView, Error> {
+    db::transaction(conn, async |tx| {
+        let Some(task) = held(tx, caller, id).await? else {
+            // A repeated report: the run remembers which delivery finished it.
+            return match db::runs::by_finishing_task(tx, id).await? {
+                Some(run) if run.deployment_id == caller.deployment_id => {
+                    crate::service::runs::RunView::of(&run)
+                }
+                _ => Err(no_task(id)),
+            };
+        };
+        if task.leased_by.is_none() {
+            return Err(Error::Conflict(
+                "the task's lease was lost; it waits for another claim".to_owned(),
+            ));
+        }
+        let mut run = db::runs::find(tx, task.run_id).await?;
+        let now = Time::now();
+        let usage = match &outcome {
+            Outcome::Completed(completion) => &completion.usage,
+            Outcome::Failed(failure) => &failure.usage,
+        };
+        run.usage = Some(usage_json(usage));
+        match outcome {
+            Outcome::Failed(failure)
+                if failure.retryable && !task.cancel_requested && task.attempt < task.max_attempts =>
+            {
+                let again = Task {
+                    id: Id::new(),
+                    attempt: task.attempt + 1,
+                    leased_by: None,
+                    lease_expires_at: None,
+                    last_seq: 0,
+                    ..task.clone()
+                };
+                db::tasks::redeliver(tx, task.id, &again).await?;
+                run.state = "queued".to_owned();
+                run.failure_reason = Some(failure.reason);
+                db::runs::update(tx, &run).await?;
+                return crate::service::runs::RunView::of(&run);
+            }
+            Outcome::Failed(failure) => {
+                run.state = if task.cancel_requested {
+                    "cancelled"
+                } else {
+                    "failed"
+                }
+                .to_owned();
+                run.failure_reason = Some(match failure.node {
+                    Some(node) => format!("node {node}: {}", failure.reason),
+                    None => failure.reason,
+                });
+            }
+            Outcome::Completed(completion) => {
+                run.state = "succeeded".to_owned();
+                run.outputs = Some(completion.outputs.to_string());
+            }
+        }
+        run.finished_at = Some(now);
+        run.finished_by_task = Some(task.id);
+        db::tasks::delete(tx, task.id).await?;
+        db::runs::update(tx, &run).await?;
+        crate::service::runs::RunView::of(&run)
+    })
+    .await
+}

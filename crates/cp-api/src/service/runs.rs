@@ -1,0 +1,455 @@
+//! Runs as an org sees them: start one (idempotently), read it with its node timeline, list, cancel.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use protocol::{EventKind, FieldError, Page, RunEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::db::deployments::Deployment;
+use crate::db::runs::{Run, RunFilter};
+use crate::db::tasks::Task;
+use crate::db::{self, Conn, Id, Time};
+use crate::error::Error;
+use crate::service::audit::{self, Actor, Entry};
+use crate::service::catalog::stored_manifest;
+
+/// Deliveries a task gets before its run fails.
+pub const MAX_ATTEMPTS: i32 = 3;
+/// Priorities run from this low to this high (higher is claimed first).
+pub const PRIORITIES: std::ops::RangeInclusive<i32> = -100..=100;
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// A request to run a deployment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRun {
+    #[serde(default = "empty_object")]
+    pub inputs: Value,
+    #[serde(default)]
+    pub priority: i32,
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+/// One finished step of a run, from its events.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub node: Option<String>,
+    pub attempt: u32,
+    pub status: protocol::StepStatus,
+    pub duration_ms: u64,
+    pub message: Option<String>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// A run as its org sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub id: uuid::Uuid,
+    pub org_id: uuid::Uuid,
+    pub deployment_id: uuid::Uuid,
+    pub state: String,
+    pub inputs: Value,
+    pub outputs: Option<Value>,
+    pub priority: i32,
+    pub deadline: Option<DateTime<Utc>>,
+    pub failure_reason: Option<String>,
+    pub usage: Option<Value>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The nodes that finished, in order (only on a single run's view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<Step>>,
+}
+
+fn parsed(text: &str, what: &str) -> Result<Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|error| Error::Internal(format!("stored {what} does not read back: {error}")))
+}
+
+impl RunView {
+    pub(crate) fn of(run: &Run) -> Result<Self, Error> {
+        Ok(Self {
+            id: run.id.0,
+            org_id: run.org_id.0,
+            deployment_id: run.deployment_id.0,
+            state: run.state.clone(),
+            inputs: parsed(&run.inputs, "inputs")?,
+            outputs: run
+                .outputs
+                .as_deref()
+                .map(|text| parsed(text, "outputs"))
+                .transpose()?,
+            priority: run.priority,
+            deadline: run.deadline.map(|at| at.0),
+            failure_reason: run.failure_reason.clone(),
+            usage: run
+                .usage
+                .as_deref()
+                .map(|text| parsed(text, "usage"))
+                .transpose()?,
+            attempts: run.attempts,
+            created_at: run.created_at.0,
+            started_at: run.started_at.map(|at| at.0),
+            finished_at: run.finished_at.map(|at| at.0),
+            timeline: None,
+        })
+    }
+}
+
+fn check(request: &NewRun, key: Option<&str>) -> Result<(), Error> {
+    let mut errors = Vec::new();
+    if !PRIORITIES.contains(&request.priority) {
+        errors.push(FieldError::new(
+            "priority",
+            format!(
+                "{} is outside {}..={}",
+                request.priority,
+                PRIORITIES.start(),
+                PRIORITIES.end()
+            ),
+        ));
+    }
+    if request.deadline.is_some_and(|deadline| deadline <= Utc::now()) {
+        errors.push(FieldError::new("deadline", "is in the past"));
+    }
+    if !request.inputs.is_object() {
+        errors.push(FieldError::new("inputs", "must be a JSON object"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    if let Some(key) = key
+        && (key.is_empty()
+            || key.len() > MAX_IDEMPOTENCY_KEY_BYTES
+            || !key.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(Error::BadRequest(format!(
+            "the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A deployment that can take runs.
+async fn live(tx: &mut Conn<'_>, id: Id) -> Result<Deployment, Error> {
+    let deployment = db::deployments::find(tx, id).await?;
+    if deployment.state == "uninstalled" {
+        return Err(Error::Conflict("the deployment is uninstalled".to_owned()));
+    }
+    Ok(deployment)
+}
+
+/// Starts a run of the deployment, or, for an idempotency key already used with the same request, returns
+/// that run. The flag says whether the run is new.
+///
+/// # Errors
+///
+/// [`Error::Validation`] for inputs the manifest's schema refuses (each error with its path) or a bad
+/// priority or deadline; [`Error::Conflict`] for a key used with another request, or an uninstalled
+/// deployment.
+pub async fn create(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    deployment: Id,
+    key: Option<&str>,
+    request: NewRun,
+) -> Result<(RunView, bool), Error> {
+    check(&request, key)?;
+    let digest = hex::encode(Sha256::digest(
+        serde_json_canonicalizer::to_vec(&request)
+            .map_err(|error| Error::Internal(format!("encoding the request: {error}")))?,
+    ));
+    let creator = actor
+        .user
+        .ok_or_else(|| Error::Internal("a run needs a user".to_owned()))?;
+    let same_key = |existing: Run| {
+        if existing.request_digest == digest {
+            Ok((RunView::of(&existing)?, false))
+        } else {
+            Err(Error::Conflict(
+                "this Idempotency-Key was used for a different request".to_owned(),
+            ))
+        }
+    };
+    let created = db::transaction(conn, async |tx| {
+        let deployment = live(tx, deployment).await?;
+        if let Some(key) = key
+            && let Some(existing) = db::runs::by_idempotency_key(tx, deployment.id, key).await?
+        {
+            return same_key(existing);
+        }
+        let agent = db::agents::find(tx, deployment.agent).await?;
+        let version = db::agent_versions::find(tx, agent.id, &deployment.version)
+            .await?
+            .ok_or_else(|| {
+                Error::Internal(format!("deployment {} runs a missing version", deployment.id.0))
+            })?;
+        stored_manifest(&version)?
+            .input_validator()?
+            .check(&request.inputs)?;
+        let now = Time::now();
+        let run = Run {
+            id: Id::new(),
+            org_id: deployment.org_id,
+            deployment_id: deployment.id,
+            state: "queued".to_owned(),
+            inputs: request.inputs.to_string(),
+            outputs: None,
+            priority: request.priority,
+            deadline: request.deadline.map(Time),
+            idempotency_key: key.map(str::to_owned),
+            request_digest: digest.clone(),
+            failure_reason: None,
+            usage: None,
+            attempts: 0,
+            finished_by_task: None,
+            checkpoint: None,
+            created_by: creator,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        };
+        db::runs::insert(tx, &run).await?;
+        db::tasks::insert(
+            tx,
+            &Task {
+                id: Id::new(),
+                run_id: run.id,
+                deployment_id: deployment.id,
+                priority: run.priority,
+                attempt: 1,
+                max_attempts: MAX_ATTEMPTS,
+                leased_by: None,
+                lease_expires_at: None,
+                cancel_requested: false,
+                last_seq: 0,
+                created_at: now,
+            },
+        )
+        .await?;
+        record(tx, &actor, &run, "run.create").await?;
+        Ok((RunView::of(&run)?, true))
+    })
+    .await;
+    match (created, key) {
+        // Two requests with one key at once: the other committed first; answer as a retry would be.
+        (Err(Error::Conflict(_)), Some(key)) => {
+            match db::runs::by_idempotency_key(conn, deployment, key).await? {
+                Some(existing) => same_key(existing),
+                None => Err(Error::Conflict("the deployment is uninstalled".to_owned())),
+            }
+        }
+        (result, _) => result,
+    }
+}
+
+async fn record(tx: &mut Conn<'_>, actor: &Actor, run: &Run, action: &str) -> Result<(), Error> {
+    audit::record(
+        tx,
+        Entry {
+            actor: actor.user,
+            org: Some(run.org_id),
+            action,
+            target: format!("run:{}", run.id.0),
+            change: json!({"deployment_id": run.deployment_id.0, "state": run.state}),
+            client_addr: actor.client_addr.clone(),
+        },
+    )
+    .await
+}
+
+/// A run's events in order, as the data plane sent them.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn events(conn: &mut Conn<'_>, id: Id) -> Result<Vec<Value>, Error> {
+    db::run_events::of_run(conn, id)
+        .await?
+        .iter()
+        .map(|event| {
+            let mut body = parsed(&event.body, "event")?;
+            body["attempt"] = json!(event.attempt);
+            Ok(body)
+        })
+        .collect()
+}
+
+/// One run, with its node timeline.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when there is none.
+pub async fn get(conn: &mut Conn<'_>, id: Id) -> Result<RunView, Error> {
+    let run = db::runs::find(conn, id).await?;
+    let mut view = RunView::of(&run)?;
+    let mut timeline = Vec::new();
+    for stored in db::run_events::of_run(conn, id).await? {
+        let Ok(event) = serde_json::from_str::<RunEvent>(&stored.body) else {
+            continue;
+        };
+        if let EventKind::Finished {
+            node,
+            attempt,
+            status,
+            duration_ms,
+            message,
+            ..
+        } = event.kind
+        {
+            timeline.push(Step {
+                node,
+                attempt,
+                status,
+                duration_ms,
+                message,
+                finished_at: event.at,
+            });
+        }
+    }
+    view.timeline = Some(timeline);
+    Ok(view)
+}
+
+/// Query parameters of an org's run list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    pub state: Option<String>,
+    pub deployment_id: Option<uuid::Uuid>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+const STATES: [&str; 7] = [
+    "queued",
+    "running",
+    "awaiting_approval",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "remediated",
+];
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    at: i64,
+    id: uuid::Uuid,
+}
+
+/// An org's runs, newest first.
+///
+/// # Errors
+///
+/// [`Error::BadRequest`] for an unknown state, a bad cursor or a limit outside 1..=100.
+pub async fn list(conn: &mut Conn<'_>, org: Id, query: &RunQuery) -> Result<Page<RunView>, Error> {
+    if let Some(state) = &query.state
+        && !STATES.contains(&state.as_str())
+    {
+        return Err(Error::BadRequest(format!(
+            "state {state:?} is not one of: {}",
+            STATES.join(", ")
+        )));
+    }
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::BadRequest(format!("limit {limit} is outside 1..=100")));
+    }
+    let before = match &query.cursor {
+        None => None,
+        Some(text) => {
+            let cursor: Cursor = URL_SAFE_NO_PAD
+                .decode(text)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .ok_or_else(|| Error::BadRequest(format!("{text:?} is not a cursor this list gave out")))?;
+            Some((Time::from_unix_micros(cursor.at), Id(cursor.id)))
+        }
+    };
+    let filter = RunFilter {
+        state: query.state.clone(),
+        deployment: query.deployment_id.map(Id),
+        before,
+        limit: limit + 1,
+    };
+    let mut runs = db::runs::of_org(conn, org, &filter).await?;
+    let more = runs.len() as i64 > limit;
+    runs.truncate(usize::try_from(limit).unwrap_or_default());
+    let next_cursor = more.then(|| runs.last()).flatten().map(|last| {
+        let cursor = Cursor {
+            at: last.created_at.0.timestamp_micros(),
+            id: last.id.0,
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+    });
+    Ok(Page {
+        items: runs.iter().map(RunView::of).collect::<Result<_, _>>()?,
+        next_cursor,
+    })
+}
+
+/// Cancels a run: a queued one at once; a running one is told at its data plane's next heartbeat or event
+/// post, and ends `cancelled` when the data plane reports it stopped.
+///
+/// # Errors
+///
+/// [`Error::Conflict`] for a run that has finished.
+pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<RunView, Error> {
+    db::transaction(conn, async |tx| cancel_within(tx, &actor, id).await).await
+}
+
+/// [`cancel`], inside the caller's transaction.
+async fn cancel_within(tx: &mut Conn<'_>, actor: &Actor, id: Id) -> Result<RunView, Error> {
+    {
+        let mut run = db::runs::find(tx, id).await?;
+        if !matches!(run.state.as_str(), "queued" | "running" | "awaiting_approval") {
+            return Err(Error::Conflict(format!(
+                "the run has finished: it is {}",
+                run.state
+            )));
+        }
+        match db::tasks::of_run(tx, id).await? {
+            Some(mut task) if task.leased_by.is_some() => {
+                task.cancel_requested = true;
+                db::tasks::update(tx, &task).await?;
+            }
+            unleased => {
+                if let Some(task) = unleased {
+                    db::tasks::delete(tx, task.id).await?;
+                }
+                run.state = "cancelled".to_owned();
+                run.finished_at = Some(Time::now());
+                db::runs::update(tx, &run).await?;
+            }
+        }
+        record(tx, actor, &run, "run.cancel").await?;
+        RunView::of(&run)
+    }
+}
+
+/// Cancels a deployment's queued runs (when it is uninstalled), inside the caller's transaction; running
+/// ones are told to stop.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn cancel_all(tx: &mut Conn<'_>, actor: &Actor, deployment: Id) -> Result<(), Error> {
+    for run in db::runs::unfinished_of_deployment(tx, deployment).await? {
+        cancel_within(tx, actor, run.id).await?;
+    }
+    Ok(())
+}
+
+/// The usage a data plane reported, as stored.
+pub(crate) fn usage_json(usage: &protocol::Usage) -> String {
+    serde_json::to_string(usage).unwrap_or_default()
+}

@@ -1,0 +1,357 @@
+//! Runs and the task queue over HTTP: a run's whole life, exactly-once completion under concurrent
+//! claimers, lease loss and resumption from the last checkpoint, and what one deployment's credential
+//! cannot reach.
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use serde_json::{Value, json};
+
+use crate::catalog::{NORMALIZER, market, publish};
+use crate::support::{Answer, Backend, TestApp, User, on_both_backends};
+
+const AGENT: &str = "com.aicloud.finops.billing-normalizer";
+
+/// An org that installed the billing normalizer, with the deployment's credential.
+struct Installed {
+    operator: User,
+    deployment: String,
+    credential: String,
+}
+
+async fn installed(app: &TestApp, org_name: &str) -> Installed {
+    let operator = app
+        .user(
+            &format!("ops@{}.example", org_name.to_lowercase()),
+            Some(org_name),
+        )
+        .await;
+    let org = operator.org_id.clone().unwrap();
+    let answer = app
+        .post(
+            &format!("/api/v1/orgs/{org}/install"),
+            json!({
+                "agent_id": AGENT, "version": "1.0.0", "deployment_type": "saas",
+                "granted_permissions": ["billing:read", "reports:write"],
+            }),
+            Some(&operator.token),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+    Installed {
+        operator,
+        deployment: answer.body["id"].as_str().unwrap().to_owned(),
+        credential: answer.body["credential"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn inputs() -> Value {
+    json!({"inputs": {"billing_source": "s3://acme-billing/exports", "period": "2026-10"}})
+}
+
+async fn start_run(app: &TestApp, at: &Installed, body: Value, key: Option<&str>) -> Answer {
+    let mut request = TestRequest::post()
+        .uri(&format!("/api/v1/deployments/{}/runs", at.deployment))
+        .insert_header(("Authorization", format!("Bearer {}", at.operator.token)))
+        .set_json(body);
+    if let Some(key) = key {
+        request = request.insert_header(("Idempotency-Key", key));
+    }
+    app.send(request).await
+}
+
+/// A data-plane call with the deployment's credential.
+async fn dp(app: &TestApp, credential: &str, path: &str, body: Option<Value>) -> Answer {
+    let request = match body {
+        Some(body) => TestRequest::post()
+            .uri(&format!("/api/v1/dp/{path}"))
+            .set_json(body),
+        None => TestRequest::get().uri(&format!("/api/v1/dp/{path}")),
+    };
+    app.send(request.insert_header(("Authorization", format!("Bearer {credential}"))))
+        .await
+}
+
+async fn claim(app: &TestApp, credential: &str, instance: &str, max: u32) -> Vec<Value> {
+    let answer = dp(
+        app,
+        credential,
+        &format!("tasks/next?instance_id={instance}&max={max}"),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    answer.body["tasks"].as_array().unwrap().clone()
+}
+
+fn finished(seq: u64, node: &str) -> Value {
+    json!({"seq": seq, "at": "2026-11-23T10:00:00Z", "type": "finished", "node": node, "attempt": 1,
+           "status": "succeeded", "duration_ms": 12, "message": null, "counters": {"records": 15000}})
+}
+
+fn checkpoint(seq: u64, node: &str) -> Value {
+    json!({"seq": seq, "at": "2026-11-23T10:00:01Z", "type": "checkpoint",
+           "checkpoint": {"seq": seq, "nodes": {node: {"output": {"rows": 15000}, "attempt": 1, "finished_at": "2026-11-23T10:00:00Z"}}, "state": {}}})
+}
+
+/// Sets a task's lease to have run out, as if its data plane had vanished a minute ago.
+async fn expire_leases(app: &TestApp) {
+    let mut pooled = app.state.pool.get().await.unwrap();
+    let past = cp_api::db::Time::from_unix_micros(chrono::Utc::now().timestamp_micros() - 120_000_000);
+    match pooled.conn() {
+        cp_api::db::Conn::Postgres(c) => {
+            use diesel_async::RunQueryDsl;
+            diesel::sql_query("UPDATE tasks SET lease_expires_at = $1 WHERE leased_by IS NOT NULL")
+                .bind::<cp_api::db::sql_types::Timestamptz, _>(past)
+                .execute(c)
+                .await
+                .unwrap();
+        }
+        cp_api::db::Conn::Sqlite(c) => {
+            use diesel_async::RunQueryDsl;
+            diesel::sql_query("UPDATE tasks SET lease_expires_at = ? WHERE leased_by IS NOT NULL")
+                .bind::<cp_api::db::sql_types::Timestamptz, _>(past)
+                .execute(c)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+on_both_backends! {
+    async fn a_run_lives_from_request_to_result(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let org = at.operator.org_id.clone().unwrap();
+
+        let registered = dp(&app, &at.credential, "register", Some(json!({"instance_id": "dp-1", "version": "0.1.0", "capabilities": ["tool"], "concurrency": 4}))).await;
+        assert_eq!(registered.status, StatusCode::OK, "{:?}", registered.body);
+        assert_eq!(registered.body["deployment_id"], at.deployment.as_str());
+        let deployment = app.get_as_opt(&format!("/api/v1/deployments/{}", at.deployment), Some(&at.operator.token)).await;
+        assert_eq!(deployment.body["state"], "ready");
+
+        let created = start_run(&app, &at, inputs(), Some("october-close")).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert_eq!(created.body["state"], "queued");
+        let run = created.body["id"].as_str().unwrap().to_owned();
+        let again = start_run(&app, &at, inputs(), Some("october-close")).await;
+        assert_eq!((again.status, again.body["id"].as_str()), (StatusCode::OK, Some(run.as_str())), "same key, same run");
+        let other = start_run(&app, &at, json!({"inputs": {"billing_source": "x", "period": "2026-09"}}), Some("october-close")).await;
+        assert_eq!(other.status, StatusCode::CONFLICT, "same key, other request");
+
+        let tasks = claim(&app, &at.credential, "dp-1", 8).await;
+        assert_eq!(tasks.len(), 1, "one run, one task");
+        let task = &tasks[0];
+        assert_eq!(task["run_id"], run.as_str());
+        assert_eq!(task["attempt"], 1);
+        assert_eq!(task["inputs"]["period"], "2026-10");
+        assert_eq!(task["granted_permissions"], json!(["billing:read", "reports:write"]));
+        assert_eq!(task["agent"]["id"], AGENT);
+        assert!(task["workflow"]["nodes"].as_array().is_some_and(|nodes| !nodes.is_empty()));
+        assert_eq!(task["checkpoint"], Value::Null);
+        let task_id = task["task_id"].as_str().unwrap().to_owned();
+        assert_eq!(app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&at.operator.token)).await.body["state"], "running");
+
+        let batch = json!({"events": [finished(1, "load"), checkpoint(2, "load")]});
+        let posted = dp(&app, &at.credential, &format!("tasks/{task_id}/events"), Some(batch.clone())).await;
+        assert_eq!((posted.status, posted.body["stored"].as_u64()), (StatusCode::OK, Some(2)), "{:?}", posted.body);
+        let repeated = dp(&app, &at.credential, &format!("tasks/{task_id}/events"), Some(batch)).await;
+        assert_eq!(repeated.body["stored"], 0, "a repeated batch stores nothing");
+        let gap = dp(&app, &at.credential, &format!("tasks/{task_id}/events"), Some(json!({"events": [finished(5, "late")]}))).await;
+        assert_eq!(gap.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", gap.body);
+        let beat = dp(&app, &at.credential, "heartbeat", Some(json!({"instance_id": "dp-1", "tasks": [task_id]}))).await;
+        assert_eq!(beat.body["leases"][0]["task_id"], task_id.as_str(), "{:?}", beat.body);
+
+        let outputs = json!({"records": 15000, "total_cost": "48210.55", "payload_ref": "runs/1/normalized.parquet"});
+        let completion = json!({"outputs": outputs, "usage": {"cpu_ms": 7_200_000, "wall_ms": 61_000, "units": {"records": 15000}}});
+        let done = dp(&app, &at.credential, &format!("tasks/{task_id}/complete"), Some(completion.clone())).await;
+        assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+        assert_eq!(done.body["state"], "succeeded");
+        let twice = dp(&app, &at.credential, &format!("tasks/{task_id}/complete"), Some(completion)).await;
+        assert_eq!((twice.status, twice.body["finished_at"].clone()), (StatusCode::OK, done.body["finished_at"].clone()), "a repeated completion changes nothing");
+
+        let shown = app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&at.operator.token)).await;
+        assert_eq!(shown.body["outputs"], outputs);
+        assert_eq!(shown.body["usage"]["units"]["records"], 15000);
+        assert_eq!(shown.body["timeline"][0]["node"], "load");
+        let events = app.get_as_opt(&format!("/api/v1/runs/{run}/events"), Some(&at.operator.token)).await;
+        assert_eq!(events.body["items"].as_array().unwrap().len(), 2);
+        let listed = app.get_as_opt(&format!("/api/v1/orgs/{org}/runs?state=succeeded"), Some(&at.operator.token)).await;
+        assert_eq!(listed.body["items"][0]["id"], run.as_str());
+        assert!(claim(&app, &at.credential, "dp-1", 8).await.is_empty(), "nothing left to claim");
+    }
+
+    async fn bad_runs_and_bad_claims_are_refused(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+
+        let bad = start_run(&app, &at, json!({"inputs": {"period": "October", "extra": 1}}), None).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+        let paths: Vec<&str> = bad.body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+        assert!(paths.contains(&"inputs.period") && paths.len() >= 3, "every error with its path: {paths:?}");
+        let range = start_run(&app, &at, json!({"inputs": {}, "priority": 1000, "deadline": "2001-01-01T00:00:00Z"}), None).await;
+        assert_eq!(range.body["errors"].as_array().unwrap().len(), 2, "{:?}", range.body);
+        let stray = start_run(&app, &at, json!({"inputs": {}, "colour": "red"}), None).await;
+        assert_eq!(stray.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let long_key = "k".repeat(300);
+        assert_eq!(start_run(&app, &at, inputs(), Some(&long_key)).await.status, StatusCode::BAD_REQUEST);
+
+        for query in ["max=0", "max=1000", "wait=100s", "wait=soon"] {
+            let answer = dp(&app, &at.credential, &format!("tasks/next?instance_id=dp-1&{query}"), None).await;
+            assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {:?}", answer.body);
+        }
+        assert_eq!(dp(&app, &at.credential, "tasks/next", None).await.status, StatusCode::BAD_REQUEST, "no instance id");
+        let unregistered = dp(&app, &at.credential, "heartbeat", Some(json!({"instance_id": "ghost", "tasks": []}))).await;
+        assert_eq!(unregistered.status, StatusCode::CONFLICT);
+        assert_eq!(dp(&app, "amd_nonsense", "tasks/next?instance_id=x", None).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(dp(&app, &at.operator.token, "tasks/next?instance_id=x", None).await.status, StatusCode::UNAUTHORIZED, "a user's token is not a data-plane credential");
+    }
+
+    async fn a_credential_reaches_only_its_own_deployment(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let ours = installed(&app, "Acme").await;
+        let theirs = installed(&app, "Globex").await;
+        assert_eq!(start_run(&app, &theirs, inputs(), None).await.status, StatusCode::CREATED);
+
+        assert!(claim(&app, &ours.credential, "dp-1", 8).await.is_empty(), "another deployment's task is not ours to claim");
+        let tasks = claim(&app, &theirs.credential, "dp-9", 8).await;
+        let task_id = tasks[0]["task_id"].as_str().unwrap();
+        let run = tasks[0]["run_id"].as_str().unwrap();
+        for path in ["events", "complete", "fail"] {
+            let body = match path {
+                "events" => json!({"events": [finished(1, "load")]}),
+                "complete" => json!({"outputs": {}}),
+                _ => json!({"reason": "x", "node": null, "retryable": false}),
+            };
+            let answer = dp(&app, &ours.credential, &format!("tasks/{task_id}/{path}"), Some(body)).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {:?}", answer.body);
+        }
+        let foreign = app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&ours.operator.token)).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND, "another org's run does not exist for us");
+        assert_eq!(start_run(&app, &ours, inputs(), None).await.status, StatusCode::CREATED);
+        let uninstalled = app.delete(&format!("/api/v1/deployments/{}", ours.deployment), Some(&ours.operator.token)).await;
+        assert_eq!(uninstalled.status, StatusCode::OK);
+        assert_eq!(dp(&app, &ours.credential, "tasks/next?instance_id=dp-1", None).await.status, StatusCode::UNAUTHORIZED, "an uninstalled deployment's credential stops working");
+        let runs = app.get_as_opt(&format!("/api/v1/orgs/{}/runs", ours.operator.org_id.as_ref().unwrap()), Some(&ours.operator.token)).await;
+        assert_eq!(runs.body["items"][0]["state"], "cancelled", "uninstalling cancels queued runs");
+    }
+
+    async fn a_lost_lease_hands_the_task_on_with_its_checkpoint(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let run = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+
+        let first = claim(&app, &at.credential, "dp-a", 1).await;
+        let first_id = first[0]["task_id"].as_str().unwrap().to_owned();
+        let posted = dp(&app, &at.credential, &format!("tasks/{first_id}/events"), Some(json!({"events": [finished(1, "load"), checkpoint(2, "load")]}))).await;
+        assert_eq!(posted.status, StatusCode::OK);
+        expire_leases(&app).await;
+
+        let second = claim(&app, &at.credential, "dp-b", 1).await;
+        assert_eq!(second.len(), 1, "the task is handed on");
+        assert_eq!(second[0]["attempt"], 2);
+        assert_ne!(second[0]["task_id"], first_id.as_str(), "a new delivery id");
+        assert_eq!(second[0]["checkpoint"]["nodes"]["load"]["output"]["rows"], 15000, "resumes from the checkpoint");
+        let stale = dp(&app, &at.credential, &format!("tasks/{first_id}/complete"), Some(json!({"outputs": {}}))).await;
+        assert_eq!(stale.status, StatusCode::NOT_FOUND, "the lost lease cannot complete the run");
+
+        // Lose it twice more: the third attempt was the last.
+        expire_leases(&app).await;
+        assert_eq!(claim(&app, &at.credential, "dp-c", 1).await[0]["attempt"], 3);
+        expire_leases(&app).await;
+        assert!(claim(&app, &at.credential, "dp-d", 1).await.is_empty());
+        let failed = app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&at.operator.token)).await;
+        assert_eq!(failed.body["state"], "failed");
+        assert!(failed.body["failure_reason"].as_str().unwrap().contains("lease ran out"), "{:?}", failed.body);
+    }
+
+    async fn cancelling_stops_queued_runs_at_once_and_running_ones_at_the_next_report(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let token = Some(at.operator.token.as_str());
+        let queued = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+        let cancelled = app.post(&format!("/api/v1/runs/{queued}/cancel"), json!({}), token).await;
+        assert_eq!(cancelled.body["state"], "cancelled", "{:?}", cancelled.body);
+        assert_eq!(app.post(&format!("/api/v1/runs/{queued}/cancel"), json!({}), token).await.status, StatusCode::CONFLICT);
+        assert!(claim(&app, &at.credential, "dp-1", 8).await.is_empty());
+
+        dp(&app, &at.credential, "register", Some(json!({"instance_id": "dp-1", "version": "0.1.0", "concurrency": 1}))).await;
+        let running = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let asked = app.post(&format!("/api/v1/runs/{running}/cancel"), json!({}), token).await;
+        assert_eq!(asked.body["state"], "running", "a running run is told, not cut off");
+        let beat = dp(&app, &at.credential, "heartbeat", Some(json!({"instance_id": "dp-1", "tasks": [task]}))).await;
+        assert_eq!(beat.body["cancelled"], json!([task]));
+        let posted = dp(&app, &at.credential, &format!("tasks/{task}/events"), Some(json!({"events": [finished(1, "load")]}))).await;
+        assert_eq!(posted.body["cancel"], true);
+        let stopped = dp(&app, &at.credential, &format!("tasks/{task}/fail"), Some(json!({"reason": "cancelled", "node": "load", "retryable": true}))).await;
+        assert_eq!(stopped.body["state"], "cancelled", "{:?}", stopped.body);
+    }
+
+    async fn eight_claimers_complete_every_task_exactly_once(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        const RUNS: usize = 1000;
+        {
+            let mut pooled = app.state.pool.get().await.unwrap();
+            let mut conn = pooled.conn();
+            let actor = cp_api::service::audit::Actor { user: Some(cp_api::db::Id(at.operator.id.parse().unwrap())), client_addr: None };
+            let deployment = cp_api::db::Id(at.deployment.parse().unwrap());
+            for _ in 0..RUNS {
+                let request = serde_json::from_value(inputs()).unwrap();
+                cp_api::service::runs::create(&mut conn, actor.clone(), deployment, None, request).await.unwrap();
+            }
+        }
+        let claimers = (0..8).map(|claimer| {
+            let (app, credential) = (&app, at.credential.clone());
+            async move {
+                let mut completed = Vec::new();
+                loop {
+                    let tasks = claim(app, &credential, &format!("dp-{claimer}"), 1).await;
+                    let Some(task) = tasks.first() else { break };
+                    let id = task["task_id"].as_str().unwrap();
+                    let done = dp(app, &credential, &format!("tasks/{id}/complete"), Some(json!({"outputs": {"by": claimer}}))).await;
+                    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+                    completed.push(task["run_id"].as_str().unwrap().to_owned());
+                }
+                completed
+            }
+        });
+        let mut all: Vec<String> = futures_util::future::join_all(claimers).await.into_iter().flatten().collect();
+        assert_eq!(all.len(), RUNS, "every task completed once");
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), RUNS, "no task completed twice");
+        let org = at.operator.org_id.as_ref().unwrap();
+        let left = app.get_as_opt(&format!("/api/v1/orgs/{org}/runs?state=queued"), Some(&at.operator.token)).await;
+        assert_eq!(left.body["items"], json!([]));
+    }
+}
+
+/// A claim waiting for work returns the run created while it waits.
+#[actix_web::test]
+async fn a_waiting_claim_gets_a_run_created_meanwhile() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let market = market(&app).await;
+    publish(&app, &market, NORMALIZER, "application/yaml").await;
+    let at = installed(&app, "Acme").await;
+    let waiting = dp(&app, &at.credential, "tasks/next?instance_id=dp-1&wait=10s", None);
+    let creating = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        start_run(&app, &at, inputs(), None).await
+    };
+    let (claimed, created) = tokio::join!(waiting, creating);
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(claimed.body["tasks"][0]["run_id"], created.body["id"]);
+}
