@@ -127,6 +127,38 @@ impl FromRequest for PlatformAdmin {
     }
 }
 
+/// Admits `caller` to act in `org` with a role `R` admits (platform admins always). `what` names the
+/// resource for the 404 an outsider gets, which does not say whether it exists.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] for an outsider or an org that does not exist; [`Error::Forbidden`] for a member
+/// without the role.
+pub async fn admit<R: Requirement>(
+    conn: &mut db::Conn<'_>,
+    caller: Caller,
+    org_id: Id,
+    what: &str,
+) -> Result<(), Error> {
+    let no_such = || Error::NotFound(format!("no such {what}"));
+    if caller.is_platform_admin {
+        db::orgs::find(conn, org_id).await.map_err(|_| no_such())?;
+        return Ok(());
+    }
+    let role = db::memberships::role(conn, org_id, caller.user_id)
+        .await?
+        .ok_or_else(no_such)?;
+    if R::ROLES.contains(&role) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "this needs {}; you are {}",
+            R::NEEDS,
+            role.as_str()
+        )))
+    }
+}
+
 /// What the route names that belongs to an org.
 enum Named {
     Org(String),
@@ -181,23 +213,7 @@ impl<R: Requirement + 'static> FromRequest for InOrg<R> {
             let state = state.ok_or_else(|| Error::Internal("application state missing".to_owned()))?;
             let mut pooled = state.pool.get().await?;
             let (org_id, what) = named.org(&mut pooled.conn()).await?;
-            let no_such_org = || Error::NotFound(format!("no such {what}"));
-            let role = db::memberships::role(&mut pooled.conn(), org_id, caller.user_id).await?;
-            if caller.is_platform_admin {
-                // Platform admins see every org, but an org that does not exist is still 404.
-                db::orgs::find(&mut pooled.conn(), org_id)
-                    .await
-                    .map_err(|_| no_such_org())?;
-            } else {
-                let role = role.ok_or_else(no_such_org)?;
-                if !R::ROLES.contains(&role) {
-                    return Err(Error::Forbidden(format!(
-                        "this needs {}; you are {}",
-                        R::NEEDS,
-                        role.as_str()
-                    )));
-                }
-            }
+            admit::<R>(&mut pooled.conn(), caller, org_id, what).await?;
             Ok(Self {
                 caller,
                 org_id,

@@ -191,3 +191,24 @@ pub async fn extend(
         mine().select(Task::as_select()).load(c).await
     })
 }
+
+/// The channel on which PostgreSQL announces queued tasks to every replica.
+pub const CHANNEL: &str = "cp_tasks";
+
+/// Announces, at commit, that the deployment has a task to claim (PostgreSQL `NOTIFY`; SQLite has one
+/// process, which wakes its claims directly).
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn announce(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<()> {
+    match conn {
+        Conn::Postgres(c) => diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Text, _>(deployment.0.to_string())
+            .execute(&mut **c)
+            .await
+            .map(drop),
+        Conn::Sqlite(_) => Ok(()),
+    }
+}

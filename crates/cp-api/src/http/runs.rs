@@ -4,13 +4,15 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, actor_of};
-use crate::auth::roles::{OrgMember, OrgOperator};
+use crate::auth::Caller;
+use crate::auth::roles::{self, Operators, OrgMember, OrgOperator};
 use crate::db::Id;
 use crate::error::Error;
 use crate::service::runs::{self, NewRun, RunQuery};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/deployments/{deployment}/runs", web::post().to(create))
+        .route("/agents/{agent_id}/runs", web::post().to(create_for_agent))
         .route("/orgs/{org}/runs", web::get().to(list))
         .route("/runs/{run}", web::get().to(get))
         .route("/runs/{run}/events", web::get().to(events))
@@ -26,6 +28,69 @@ async fn create(
     path: web::Path<uuid::Uuid>,
     body: web::Json<NewRun>,
 ) -> Result<HttpResponse, Error> {
+    start(&request, &state, access.caller, Id(*path), body.into_inner()).await
+}
+
+/// A run of an agent, naming the deployment in the body (`POST /api/v1/agents/{agent_id}/runs`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentRun {
+    deployment_id: uuid::Uuid,
+    #[serde(default = "empty_object")]
+    inputs: serde_json::Value,
+    #[serde(default)]
+    priority: i32,
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+async fn create_for_agent(
+    request: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<AgentRun>,
+) -> Result<HttpResponse, Error> {
+    let AgentRun {
+        deployment_id,
+        inputs,
+        priority,
+        deadline,
+    } = body.into_inner();
+    let run = NewRun {
+        inputs,
+        priority,
+        deadline,
+    };
+    {
+        let mut pooled = state.pool.get().await?;
+        let mut conn = pooled.conn();
+        let no_such = || Error::NotFound("no such deployment".to_owned());
+        let deployment = crate::db::deployments::find(&mut conn, Id(deployment_id))
+            .await
+            .map_err(|_| no_such())?;
+        roles::admit::<Operators>(&mut conn, caller, deployment.org_id, "deployment").await?;
+        let agent = crate::db::agents::find(&mut conn, deployment.agent).await?;
+        if agent.agent_id != *path {
+            return Err(Error::Validation(vec![protocol::FieldError::new(
+                "deployment_id",
+                format!("the deployment runs {}, not {}", agent.agent_id, *path),
+            )]));
+        }
+    }
+    start(&request, &state, caller, Id(deployment_id), run).await
+}
+
+async fn start(
+    request: &HttpRequest,
+    state: &AppState,
+    caller: Caller,
+    deployment: Id,
+    body: NewRun,
+) -> Result<HttpResponse, Error> {
     let key = match request.headers().get("idempotency-key") {
         None => None,
         Some(value) => Some(
@@ -35,8 +100,8 @@ async fn create(
         ),
     };
     let mut pooled = state.pool.get().await?;
-    let actor = actor_of(&request, Some(&access.caller));
-    let (run, created) = runs::create(&mut pooled.conn(), actor, Id(*path), key, body.into_inner()).await?;
+    let actor = actor_of(request, Some(&caller));
+    let (run, created) = runs::create(&mut pooled.conn(), actor, deployment, key, body).await?;
     if created {
         state.wake.work_arrived();
         Ok(HttpResponse::Created().json(run))

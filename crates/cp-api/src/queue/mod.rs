@@ -3,8 +3,12 @@
 //! task back (under a new delivery id, attempt + 1, with the run's last checkpoint) until the run's
 //! attempts are spent, when the run fails with the reason kept.
 //!
-//! Waiting claimers wake when a run is queued in this process ([`Wake`]), and otherwise look again every
-//! [`RECHECK`], which also notices lost leases and runs queued by another replica.
+//! Waiting claims wake when a run is queued: in this process directly, and on PostgreSQL on every replica,
+//! through `NOTIFY` in the transaction that queues the run and a `LISTEN`ing connection per replica
+//! ([`listener`]). They also look again every [`RECHECK`], which notices lost leases and covers a
+//! notification lost while the listener reconnects.
+
+pub mod listener;
 
 use std::time::Duration;
 
@@ -36,13 +40,31 @@ pub const RECHECK: Duration = Duration::from_secs(1);
 const MAX_INSTANCE_ID_BYTES: usize = 200;
 
 /// Wakes waiting claims when work arrives.
-#[derive(Debug, Default)]
-pub struct Wake(tokio::sync::Notify);
+#[derive(Debug)]
+pub struct Wake {
+    notify: tokio::sync::Notify,
+    recheck: Duration,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Self::with_recheck(RECHECK)
+    }
+}
 
 impl Wake {
+    /// Waiting claims that look again unbidden every `recheck`.
+    #[must_use]
+    pub fn with_recheck(recheck: Duration) -> Self {
+        Self {
+            notify: tokio::sync::Notify::new(),
+            recheck,
+        }
+    }
+
     /// Tells every waiting claim to look again.
     pub fn work_arrived(&self) {
-        self.0.notify_waiters();
+        self.notify.notify_waiters();
     }
 }
 
@@ -274,7 +296,7 @@ pub async fn next(
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         // Listen before looking, so work that arrives in between still wakes this claim.
-        let woken = wake.0.notified();
+        let woken = wake.notify.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         let claimed = {
@@ -285,7 +307,7 @@ pub async fn next(
         if !claimed.is_empty() || now >= deadline {
             return Ok(claimed);
         }
-        let _ = tokio::time::timeout(RECHECK.min(deadline - now), woken).await;
+        let _ = tokio::time::timeout(wake.recheck.min(deadline - now), woken).await;
     }
 }
 
@@ -435,6 +457,7 @@ pub async fn finish(
                     ..task.clone()
                 };
                 db::tasks::redeliver(tx, task.id, &again).await?;
+                db::tasks::announce(tx, again.deployment_id).await?;
                 run.state = "queued".to_owned();
                 run.failure_reason = Some(failure.reason);
                 db::runs::update(tx, &run).await?;

@@ -236,6 +236,7 @@ pub async fn create(
             },
         )
         .await?;
+        db::tasks::announce(tx, deployment.id).await?;
         record(tx, &actor, &run, "run.create").await?;
         Ok((RunView::of(&run)?, true))
     })

@@ -234,11 +234,24 @@ on_both_backends! {
         let foreign = app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&ours.operator.token)).await;
         assert_eq!(foreign.status, StatusCode::NOT_FOUND, "another org's run does not exist for us");
         assert_eq!(start_run(&app, &ours, inputs(), None).await.status, StatusCode::CREATED);
+        // The seeds' form: the agent in the path, the deployment in the body.
+        let by_agent = |deployment: &str, agent: &str| {
+            let mut body = inputs();
+            body["deployment_id"] = json!(deployment);
+            let path = format!("/api/v1/agents/{agent}/runs");
+            let token = ours.operator.token.clone();
+            let app = &app;
+            async move { app.post(&path, body, Some(&token)).await }
+        };
+        assert_eq!(by_agent(&ours.deployment, AGENT).await.status, StatusCode::CREATED);
+        assert_eq!(by_agent(&theirs.deployment, AGENT).await.status, StatusCode::NOT_FOUND, "their deployment is not ours to run");
+        assert_eq!(by_agent(&ours.deployment, "com.example.other").await.status, StatusCode::UNPROCESSABLE_ENTITY);
         let uninstalled = app.delete(&format!("/api/v1/deployments/{}", ours.deployment), Some(&ours.operator.token)).await;
         assert_eq!(uninstalled.status, StatusCode::OK);
         assert_eq!(dp(&app, &ours.credential, "tasks/next?instance_id=dp-1", None).await.status, StatusCode::UNAUTHORIZED, "an uninstalled deployment's credential stops working");
         let runs = app.get_as_opt(&format!("/api/v1/orgs/{}/runs", ours.operator.org_id.as_ref().unwrap()), Some(&ours.operator.token)).await;
-        assert_eq!(runs.body["items"][0]["state"], "cancelled", "uninstalling cancels queued runs");
+        let states: Vec<&str> = runs.body["items"].as_array().unwrap().iter().map(|run| run["state"].as_str().unwrap()).collect();
+        assert_eq!(states, ["cancelled", "cancelled"], "uninstalling cancels queued runs");
     }
 
     async fn a_lost_lease_hands_the_task_on_with_its_checkpoint(backend: Backend) {
@@ -339,19 +352,113 @@ on_both_backends! {
     }
 }
 
-/// A claim waiting for work returns the run created while it waits.
+/// A claim waiting for work returns the run created while it waits, woken at once (it would not look
+/// again on its own before its wait ends).
 #[actix_web::test]
 async fn a_waiting_claim_gets_a_run_created_meanwhile() {
-    let app = TestApp::start(Backend::Sqlite).await;
+    let mut app = TestApp::start(Backend::Sqlite).await;
+    app.state.wake = std::sync::Arc::new(cp_api::queue::Wake::with_recheck(std::time::Duration::from_secs(
+        600,
+    )));
     let market = market(&app).await;
     publish(&app, &market, NORMALIZER, "application/yaml").await;
     let at = installed(&app, "Acme").await;
-    let waiting = dp(&app, &at.credential, "tasks/next?instance_id=dp-1&wait=10s", None);
+    let waiting = dp(&app, &at.credential, "tasks/next?instance_id=dp-1&wait=20s", None);
     let creating = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         start_run(&app, &at, inputs(), None).await
     };
+    let started = std::time::Instant::now();
     let (claimed, created) = tokio::join!(waiting, creating);
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(claimed.body["tasks"][0]["run_id"], created.body["id"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "woken, not timed out"
+    );
+}
+
+/// Two replicas on one PostgreSQL share no memory: a claim waiting on one wakes for a run created on the
+/// other through `LISTEN`/`NOTIFY`. Neither looks again on its own within the test's wait, so only the
+/// notification can deliver the run in time.
+#[actix_web::test]
+async fn a_claim_on_one_replica_wakes_for_a_run_created_on_another() {
+    let mut app = TestApp::start(Backend::Postgres).await;
+    let never = std::time::Duration::from_secs(600);
+    app.state.wake = std::sync::Arc::new(cp_api::queue::Wake::with_recheck(never));
+    let mut other = app.replica().await;
+    other.wake = std::sync::Arc::new(cp_api::queue::Wake::with_recheck(never));
+    cp_api::queue::listener::spawn(&app.db.database, &app.state.wake);
+    cp_api::queue::listener::spawn(&app.db.database, &other.wake);
+    let market = market(&app).await;
+    publish(&app, &market, NORMALIZER, "application/yaml").await;
+    let at = installed(&app, "Acme").await;
+
+    let waiting = app.send_via(
+        &other,
+        TestRequest::get()
+            .uri("/api/v1/dp/tasks/next?instance_id=dp-1&wait=20s")
+            .insert_header(("Authorization", format!("Bearer {}", at.credential))),
+    );
+    let creating = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        start_run(&app, &at, inputs(), None).await
+    };
+    let started = std::time::Instant::now();
+    let (claimed, created) = tokio::join!(waiting, creating);
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(
+        claimed.body["tasks"][0]["run_id"], created.body["id"],
+        "{:?}",
+        claimed.body
+    );
+    // A claim also looks once more when its wait ends; answering well before then means it was woken.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "woken by the notification, not the wait's end"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The claim's inner select reads the `tasks_claim` index in its order (no sort), so a claim costs the
+/// same however many tasks other deployments have queued.
+#[actix_web::test]
+async fn the_claim_is_served_by_its_index() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::start(Backend::Postgres).await;
+    let mut pooled = app.state.pool.get().await.unwrap();
+    let cp_api::db::Conn::Postgres(conn) = pooled.conn() else {
+        unreachable!()
+    };
+    // An empty table costs the same whatever the plan: make the planner choose as for a long queue.
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut *conn,
+        "SET enable_seqscan = off; SET enable_bitmapscan = off",
+    )
+    .await
+    .unwrap();
+    let plan: Vec<PlanLine> = diesel::sql_query(
+        "EXPLAIN SELECT id FROM tasks WHERE deployment_id = '00000000-0000-7000-8000-000000000000' \
+         AND leased_by IS NULL ORDER BY priority DESC, created_at LIMIT 8 FOR UPDATE SKIP LOCKED",
+    )
+    .load(conn)
+    .await
+    .unwrap();
+    let plan: Vec<String> = plan.into_iter().map(|line| line.line).collect();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("Index Scan using tasks_claim")),
+        "{plan:#?}"
+    );
+    assert!(
+        !plan
+            .iter()
+            .any(|line| line.trim_start().starts_with("->  Sort") || line.starts_with("Sort")),
+        "{plan:#?}"
+    );
 }

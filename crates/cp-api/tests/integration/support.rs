@@ -206,9 +206,21 @@ impl TestApp {
 
     /// Sends a request through the whole app: routing, extractors, handlers, error mapping.
     pub async fn send(&self, request: TestRequest) -> Answer {
+        self.send_via(&self.state, request).await
+    }
+
+    /// Another replica over the same database: its own pool and its own wake-ups, sharing nothing in
+    /// memory with this one.
+    pub async fn replica(&self) -> AppState {
+        let pool = db::Pool::open(&self.db.database, 4).await.unwrap();
+        AppState::load(pool).await.unwrap()
+    }
+
+    /// Sends a request to the app over `state` (this app's, or a replica's).
+    pub async fn send_via(&self, state: &AppState, request: TestRequest) -> Answer {
         let app = actix_web::test::init_service(
             App::new()
-                .app_data(web::Data::new(self.state.clone()))
+                .app_data(web::Data::new(state.clone()))
                 .configure(http::configure),
         )
         .await;
