@@ -18,4 +18,7 @@ fi
 
 cargo bench --locked -p manifest --bench manifest
 cargo bench --locked -p cp-api --bench http
+# 1,000 concurrent long-polls need as many sockets on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+cargo bench --locked -p cp-api --bench queue
 python3 scripts/bench_report.py

@@ -18,21 +18,22 @@
 //! a price sorted by rating. `BENCH_AGENTS`, `BENCH_SECONDS` and `BENCH_KEEP_DATABASE` change the size, the
 //! length of each load and whether the seeded database is kept for a look at its query plans.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod support;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context as _, bail};
-use cp_api::db::migrations::{self, Direction};
-use cp_api::db::{self, Database, Id};
+use cp_api::db::Id;
 use cp_api::service::accounts::{self, Bootstrap};
 use cp_api::service::audit::Actor;
 use cp_api::service::catalog;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use serde_json::json;
+use support::{BenchDb, Figure, Server, explain, free_port, get, report, wait_ready};
 
 /// Set in the environment of the copy of this program that serves as the bare baseline.
 const BARE_SERVER: &str = "CP_BENCH_BARE_SERVER";
@@ -189,20 +190,9 @@ fn manifest(index: usize, rng: &mut Rng) -> String {
     .to_string()
 }
 
-/// Creates the database, migrates it and publishes `count` agents through the catalog service.
-async fn seed(server: &str, count: usize) -> anyhow::Result<(Database, Vec<String>)> {
-    let name = format!("cp_bench_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = AsyncPgConnection::establish(server).await?;
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await?;
-    let url = match server.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => bail!("BENCH_DATABASE_URL has no database name: {server}"),
-    };
-    let database = Database::Postgres(url);
-    migrations::run(&database, Direction::Up).await?;
-    let pool = db::Pool::open(&database, 8).await?;
+/// Publishes `count` agents through the catalog service; their agent ids.
+async fn seed(bench: &BenchDb, count: usize) -> anyhow::Result<Vec<String>> {
+    let pool = bench.pool(8).await?;
     let created = accounts::bootstrap(
         &mut pool.get().await?.conn(),
         Bootstrap {
@@ -248,76 +238,16 @@ async fn seed(server: &str, count: usize) -> anyhow::Result<(Database, Vec<Strin
     for result in futures_util::future::join_all(workers).await {
         result?;
     }
-    diesel::sql_query("ANALYZE").execute(&mut admin).await.ok();
+    diesel::sql_query("ANALYZE")
+        .execute(&mut AsyncPgConnection::establish(&bench.url).await?)
+        .await?;
     eprintln!(
         "seeded {count} published agents in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let ids = (0..count)
+    Ok((0..count)
         .map(|index| format!("com.bench.agent-{index:05}"))
-        .collect();
-    Ok((database, ids))
-}
-
-/// A catalog error with every field error spelled out.
-fn explain(error: cp_api::error::Error, source: &str) -> anyhow::Error {
-    match error {
-        cp_api::error::Error::Validation(errors) => anyhow::anyhow!("{errors:?} in {source}"),
-        other => other.into(),
-    }
-}
-
-fn free_port() -> anyhow::Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-/// One plain HTTP/1.0 GET; the status and body.
-fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer)?;
-    let split = answer
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .context("an HTTP answer without a header end")?;
-    let status = std::str::from_utf8(&answer[9..12])?.parse()?;
-    Ok((status, answer[split + 4..].to_vec()))
-}
-
-/// Kills the child when dropped, so a failed run leaves no server behind.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_ready(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if matches!(get(addr, path), Ok((200, _))) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("{addr}{path} did not become ready")
-}
-
-fn resident_mb(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .context("no VmRSS")?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()?;
-    Ok(kb / 1024.0)
+        .collect())
 }
 
 /// What one `wrk` run measured.
@@ -416,24 +346,11 @@ fn serve_bare(bind: &str, body_file: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, serde::Serialize)]
-struct Figure {
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
-    target: &'static str,
-    /// Whether the target is met; none for a figure shown only for context.
-    pass: Option<bool>,
-    baseline: Option<String>,
-}
-
 fn main() -> anyhow::Result<()> {
     if let Ok(bind) = std::env::var(BARE_SERVER) {
         let body_file = std::env::args().nth(1).context("the body file")?;
         return serve_bare(&bind, &body_file);
     }
-    let server = std::env::var("BENCH_DATABASE_URL")
-        .context("BENCH_DATABASE_URL is not set: run `just bench`, which starts a throwaway PostgreSQL")?;
     let count: usize = std::env::var("BENCH_AGENTS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -446,30 +363,11 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&scratch)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (database, ids) = runtime.block_on(seed(&server, count))?;
-    let Database::Postgres(url) = &database else {
-        bail!("the bench runs on PostgreSQL")
-    };
-
-    let addr = free_port()?;
-    let cp = Server(
-        Command::new(env!("CARGO_BIN_EXE_cp-api"))
-            .args([
-                "serve",
-                "--no-migrate",
-                "--rate-limit",
-                "0",
-                "--bind",
-                &addr.to_string(),
-            ])
-            .env("CP_DATABASE_URL", url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    wait_ready(addr, "/health/ready")?;
+    let bench = runtime.block_on(BenchDb::create())?;
+    let ids = runtime.block_on(seed(&bench, count))?;
+    let (cp, addr) = Server::cp_api(&bench.url)?;
     std::thread::sleep(Duration::from_secs(2));
-    let idle_mb = resident_mb(cp.0.id())?;
+    let idle_mb = cp.resident_mb()?;
 
     let (status, detail_body) = get(addr, &format!("/api/v1/agents/{}", ids[0]))?;
     if status != 200 {
@@ -494,7 +392,7 @@ fn main() -> anyhow::Result<()> {
     let detail_paths: Vec<String> = ids.iter().map(|id| format!("/api/v1/agents/{id}")).collect();
     let detail = wrk(addr, &detail_paths, seconds, &scratch)?;
     let bare = wrk(bare_addr, &["/".to_owned()], seconds, &scratch)?;
-    let loaded_mb = resident_mb(cp.0.id())?;
+    let loaded_mb = cp.resident_mb()?;
     for (what, load) in [("search", &search), ("detail", &detail), ("bare", &bare)] {
         if load.non_2xx + load.socket_errors > 0 {
             bail!(
@@ -543,27 +441,8 @@ fn main() -> anyhow::Result<()> {
             baseline: Some(format!("{loaded_mb:.1} MB after the load")),
         },
     ];
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("cp-api.json"), serde_json::to_string_pretty(&figures)?)?;
-    for figure in &figures {
-        println!("{figure:?}");
-    }
+    report("cp-api", &figures)?;
     drop(cp);
-    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
-        eprintln!("kept the bench database: {url}");
-        return Ok(());
-    }
-    runtime.block_on(async {
-        let mut admin = AsyncPgConnection::establish(&server).await?;
-        let Database::Postgres(url) = &database else {
-            return anyhow::Ok(());
-        };
-        let name = url.rsplit('/').next().unwrap_or_default();
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
-        anyhow::Ok(())
-    })?;
+    runtime.block_on(bench.drop_unless_kept())?;
     Ok(())
 }
