@@ -144,18 +144,30 @@ async fn raw_claim_loop(pool: &db::Pool, deployment: Id, count: usize) -> anyhow
     Ok(count as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Producers queue `count` runs over HTTP while claimers claim up to `max` at a time and complete each;
-/// tasks per second from the first request to the last completion.
+/// Which ends of the pipeline a measurement drives over HTTP.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ends {
+    /// Producers queue runs while claimers drain them.
+    Both,
+    /// Producers only (the runs are drained afterwards, unmeasured).
+    Enqueue,
+    /// Claimers only, over runs queued beforehand.
+    Drain,
+}
+
+/// Producers queue `count` runs over HTTP while claimers claim up to `max` at a time and complete each
+/// (or only one end of that, as `ends` says); tasks per second from the first request to the last.
 async fn pipeline(
     client: &reqwest::Client,
     base: &str,
     setup: &Setup,
     count: usize,
     max: usize,
+    ends: Ends,
 ) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let queued = Arc::new(AtomicUsize::new(0));
-    let completed = Arc::new(AtomicUsize::new(0));
+    let queued = Arc::new(AtomicUsize::new(if ends == Ends::Drain { count } else { 0 }));
+    let completed = Arc::new(AtomicUsize::new(if ends == Ends::Enqueue { count } else { 0 }));
     let producers = (0..PRODUCERS).map(|_| {
         let (client, queued) = (client.clone(), Arc::clone(&queued));
         let url = format!("{base}/api/v1/deployments/{}/runs", setup.busy.0.0);
@@ -208,7 +220,11 @@ async fn pipeline(
     for result in produced.into_iter().chain(claimed) {
         result?;
     }
-    Ok(count as f64 / started.elapsed().as_secs_f64())
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    if ends == Ends::Enqueue {
+        Box::pin(pipeline(client, base, setup, count, 32, Ends::Drain)).await?;
+    }
+    Ok(rate)
 }
 
 /// Milliseconds from each run's creation to an idle long-poll's answer with it.
@@ -335,8 +351,11 @@ fn main() -> anyhow::Result<()> {
         let (cp, addr) = Server::cp_api(&bench.url)?;
         let base = format!("http://{addr}");
         let client = reqwest::Client::builder().pool_max_idle_per_host(2000).build()?;
-        let one = pipeline(&client, &base, &setup, count, 1).await?;
-        let batched = pipeline(&client, &base, &setup, count, 32).await?;
+        let one = pipeline(&client, &base, &setup, count, 1, Ends::Both).await?;
+        let batched = pipeline(&client, &base, &setup, count, 32, Ends::Both).await?;
+        let enqueued = pipeline(&client, &base, &setup, count, 32, Ends::Enqueue).await?;
+        enqueue(&pool, &setup, count).await?;
+        let drained = pipeline(&client, &base, &setup, count, 1, Ends::Drain).await?;
         let mut latencies = wake_latencies(&client, &base, &setup, 200).await?;
         latencies.sort_by(f64::total_cmp);
         let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
@@ -359,6 +378,22 @@ fn main() -> anyhow::Result<()> {
                 target: ">= 5000/s",
                 pass: Some(batched >= 5000.0),
                 baseline: Some(format!("raw SQL claim loop {raw:.0}/s")),
+            },
+            Figure {
+                name: "cp-api/queue_enqueue_only_runs_per_s",
+                value: enqueued,
+                unit: "runs/s",
+                target: "",
+                pass: None,
+                baseline: Some("POST runs, 4 clients".to_owned()),
+            },
+            Figure {
+                name: "cp-api/queue_drain_only_tasks_per_s_max_1",
+                value: drained,
+                unit: "tasks/s",
+                target: "",
+                pass: None,
+                baseline: Some("claim + complete, 8 clients".to_owned()),
             },
             Figure {
                 name: "cp-api/long_poll_wake_p50",

@@ -44,7 +44,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         burst: args.rate_limit_burst,
     })
     .map(std::sync::Arc::new);
-    queue::listener::spawn(&database, &state.wake);
+    queue::listener::spawn(&database, state.wakes());
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {
         App::new()

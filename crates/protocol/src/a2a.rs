@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 /// One agent handing work to another, e.g. the billing normalizer passing normalized records to the
 /// anomaly detector. The payload travels by reference, not inline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct A2aMessage {
     /// The task on the receiving side (opaque, as in A2A).
     pub task_id: String,
@@ -23,6 +24,7 @@ pub struct A2aMessage {
 
 /// The A2A task states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum A2aStatus {
     Submitted,

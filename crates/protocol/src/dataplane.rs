@@ -7,6 +7,7 @@ use crate::ids::{DeploymentId, TaskId};
 
 /// Sent by a data plane when it starts: who it is and what it can run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registration {
     /// Stable for the life of the process (e.g. the pod name).
     pub instance_id: String,
@@ -21,6 +22,7 @@ pub struct Registration {
 
 /// The control plane's answer to a registration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistrationAck {
     pub deployment_id: DeploymentId,
     pub heartbeat_interval_ms: u64,
@@ -29,6 +31,7 @@ pub struct RegistrationAck {
 
 /// Sent every `heartbeat_interval_ms`: the tasks this instance holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Heartbeat {
     pub instance_id: String,
     #[serde(default)]
@@ -37,6 +40,7 @@ pub struct Heartbeat {
 
 /// The leases extended, and the tasks to stop because their runs were cancelled.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatAck {
     #[serde(default)]
     pub leases: Vec<LeaseExtension>,
@@ -45,6 +49,7 @@ pub struct HeartbeatAck {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseExtension {
     pub task_id: TaskId,
     pub expires_at: DateTime<Utc>,

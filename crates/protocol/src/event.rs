@@ -9,6 +9,7 @@ use crate::task::Checkpoint;
 
 /// A batch of events for one task, posted together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventBatch {
     pub events: Vec<RunEvent>,
 }
@@ -18,6 +19,7 @@ pub struct EventBatch {
 /// `seq` counts from 1 per task and has no gaps; the control plane stores each `seq` once, so a batch
 /// posted twice changes nothing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunEvent {
     pub seq: u64,
     pub at: DateTime<Utc>,
@@ -27,6 +29,7 @@ pub struct RunEvent {
 
 /// What happened. `node` is the workflow node's id, or absent for the run as a whole.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     Started {
@@ -64,6 +67,7 @@ pub enum EventKind {
 
 /// How a step (or the run) ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Succeeded,
@@ -76,6 +80,7 @@ pub enum StepStatus {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     Trace,

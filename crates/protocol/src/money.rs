@@ -13,6 +13,11 @@ const DECIMALS: usize = 6;
 
 /// An amount of US dollars, held as integer micro-dollars (1 USD = 1,000,000).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]{1,6})?$", example = "0.50")
+)]
 pub struct Money(i64);
 
 /// Why a decimal string is not an amount of money.

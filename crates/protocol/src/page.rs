@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Cursors are opaque and stable under inserts, unlike offsets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -10,6 +10,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// `type` is stable and machine-readable; `detail` is for the human; `errors` lists every field error of a
 /// validation failure, each with its path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,
@@ -25,6 +26,7 @@ pub struct Problem {
 
 /// One thing wrong with an input, where it is, and (for a YAML or JSON document) the line and column.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// Where, as `workflow.nodes[2].kind`; empty for the document as a whole.
     pub path: String,

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 /// The task finished; `outputs` match the manifest's output schema.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Completion {
     pub outputs: Value,
     #[serde(default)]
@@ -15,6 +16,7 @@ pub struct Completion {
 
 /// The task could not finish.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {
     /// Why, for a human: the node, the field, the cause.
     pub reason: String,
@@ -28,6 +30,7 @@ pub struct Failure {
 
 /// What a run consumed, the basis of its charge.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Usage {
     /// CPU time, in milliseconds (billed per CPU-hour).
@@ -41,6 +44,7 @@ pub struct Usage {
 
 /// LLM tokens, as the provider reported them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct TokenUsage {
     pub prompt: u64,

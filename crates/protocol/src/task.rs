@@ -14,6 +14,7 @@ use crate::trace::TraceContext;
 /// The envelope is self-contained so a data plane never reads control-plane state mid-run; the
 /// `manifest_digest` lets it cache anything it derives from the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskEnvelope {
     pub task_id: TaskId,
     pub run_id: RunId,
@@ -40,6 +41,7 @@ pub struct TaskEnvelope {
 
 /// The agent version a task runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentRef {
     /// Reverse-DNS agent id, e.g. `com.aicloud.finops.billing-normalizer`.
     pub id: String,
@@ -50,6 +52,7 @@ pub struct AgentRef {
 
 /// A claim on a task, valid until `expires_at` unless a heartbeat extends it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lease {
     pub expires_at: DateTime<Utc>,
 }
@@ -58,6 +61,7 @@ pub struct Lease {
 ///
 /// A task delivered with a checkpoint skips the nodes in `nodes` and resumes with their outputs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checkpoint {
     /// Sequence number of the event that carried this checkpoint.
     pub seq: u64,
@@ -71,6 +75,7 @@ pub struct Checkpoint {
 
 /// What a finished node produced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeOutput {
     pub output: Value,
     pub attempt: u32,
@@ -80,6 +85,7 @@ pub struct NodeOutput {
 /// The life of a run: `queued → running → (awaiting_approval → running)* → succeeded | failed | cancelled`,
 /// or `remediated` when an approved remediation action ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,

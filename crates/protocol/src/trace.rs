@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The W3C Trace Context headers, so one trace spans CP → queue → DP → nodes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TraceContext {
     /// `00-<trace-id>-<parent-id>-<flags>`.
     pub traceparent: String,

@@ -77,6 +77,30 @@ impl Database {
     }
 }
 
+/// The channel on which PostgreSQL tells every replica a deployment has a task to claim.
+pub const TASKS_CHANNEL: &str = "cp_tasks";
+/// The channel on which PostgreSQL tells every replica a run has new events or a new state.
+pub const RUNS_CHANNEL: &str = "cp_runs";
+
+/// Sends `payload` on `channel` when the transaction commits (PostgreSQL `NOTIFY`). SQLite is one
+/// process, whose waiters are woken directly, so there it does nothing.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn notify(conn: &mut Conn<'_>, channel: &str, payload: &str) -> diesel::QueryResult<()> {
+    use diesel::sql_types::Text;
+    match conn {
+        Conn::Postgres(c) => diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(channel)
+            .bind::<Text, _>(payload)
+            .execute(&mut **c)
+            .await
+            .map(drop),
+        Conn::Sqlite(_) => Ok(()),
+    }
+}
+
 /// A pool of connections to one backend.
 #[derive(Clone)]
 pub enum Pool {

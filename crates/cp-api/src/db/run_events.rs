@@ -46,3 +46,29 @@ pub async fn of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Vec<StoredEvent
         .load(c)
         .await)
 }
+
+/// A run's events after (attempt, seq), in order, at most `limit`.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn after(
+    conn: &mut Conn<'_>,
+    run: Id,
+    attempt: i32,
+    seq: i64,
+    limit: i64,
+) -> QueryResult<Vec<StoredEvent>> {
+    on_backend!(conn, |c| run_events::table
+        .filter(run_events::run_id.eq(run))
+        .filter(
+            run_events::attempt
+                .gt(attempt)
+                .or(run_events::attempt.eq(attempt).and(run_events::seq.gt(seq))),
+        )
+        .order((run_events::attempt.asc(), run_events::seq.asc()))
+        .limit(limit)
+        .select(StoredEvent::as_select())
+        .load(c)
+        .await)
+}

@@ -192,23 +192,11 @@ pub async fn extend(
     })
 }
 
-/// The channel on which PostgreSQL announces queued tasks to every replica.
-pub const CHANNEL: &str = "cp_tasks";
-
-/// Announces, at commit, that the deployment has a task to claim (PostgreSQL `NOTIFY`; SQLite has one
-/// process, which wakes its claims directly).
+/// Announces, at commit, that the deployment has a task to claim.
 ///
 /// # Errors
 ///
 /// Database errors.
 pub async fn announce(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<()> {
-    match conn {
-        Conn::Postgres(c) => diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<Text, _>(CHANNEL)
-            .bind::<Text, _>(deployment.0.to_string())
-            .execute(&mut **c)
-            .await
-            .map(drop),
-        Conn::Sqlite(_) => Ok(()),
-    }
+    super::notify(conn, super::TASKS_CHANNEL, &deployment.0.to_string()).await
 }

@@ -6,13 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use manifest::Format;
 use serde::Deserialize;
 
+use super::openapi::{
+    BadRequest, BodyErrors, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerErrors,
+    Unauthenticated, UnsupportedMediaType,
+};
 use super::{AppState, actor_of};
 use crate::auth::roles::{OrgDeveloper, PlatformAdmin};
 use crate::auth::{Caller, MaybeCaller};
 use crate::db::Id;
 use crate::error::Error;
-use crate::service::browse::{self, CatalogQuery};
-use crate::service::{catalog, reviews};
+use crate::service::browse::{self, AgentDetail, AgentSummary, CatalogQuery};
+use crate::service::catalog::{self, VersionView};
+use crate::service::reviews::{self, ReviewView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/agents", web::get().to(list))
@@ -40,11 +45,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// Searches the catalog: published, listed agents.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents",
+    operation_id = "searchAgents",
+    tag = "agents",
+    params(CatalogQuery),
+    responses(
+        (status = 200, description = "A page of matching listings", body = protocol::Page<AgentSummary>),
+        BadRequest,
+        ServerErrors,
+    )
+)]
 async fn list(state: web::Data<AppState>, query: web::Query<CatalogQuery>) -> Result<HttpResponse, Error> {
     let mut pooled = state.pool.get().await?;
     Ok(HttpResponse::Ok().json(browse::list(&mut pooled.conn(), &query).await?))
 }
 
+/// An agent with its versions and current manifest; its owners and platform admins also see drafts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/{agent_id}",
+    operation_id = "getAgent",
+    tag = "agents",
+    params(
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+    ),
+    security((), ("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The agent", body = AgentDetail),
+        Unauthenticated,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn detail(
     caller: MaybeCaller,
     state: web::Data<AppState>,
@@ -77,6 +112,34 @@ fn format_of(request: &HttpRequest) -> Result<Format, Error> {
     }
 }
 
+/// Submits a manifest as a draft version (the org's admins and developers).
+///
+/// 201 for a new draft, 200 when the same content was already stored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/agents",
+    operation_id = "submitManifest",
+    tag = "agents",
+    params(("org" = uuid::Uuid, Path, description = "The org's id")),
+    request_body(
+        description = "An agent manifest, as YAML or JSON",
+        content((String = "application/yaml"), (Object = "application/json")),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "A new draft version", body = VersionView),
+        (status = 200, description = "The same content again: nothing changed", body = VersionView),
+        BadRequest,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Invalid,
+        ServerErrors,
+    )
+)]
 async fn submit(
     request: HttpRequest,
     access: OrgDeveloper,
@@ -98,6 +161,27 @@ async fn submit(
 
 type VersionPath = web::Path<(uuid::Uuid, String, String)>;
 
+/// Submits a draft for review (the org's admins and developers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/agents/{agent_id}/versions/{version}/submit",
+    operation_id = "submitVersionForReview",
+    tag = "agents",
+    params(
+        ("org" = uuid::Uuid, Path, description = "The org's id"),
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+        ("version" = String, Path, description = "A semantic version", example = "1.0.0"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The version, now in review", body = VersionView),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn submit_for_review(
     request: HttpRequest,
     access: OrgDeveloper,
@@ -112,6 +196,27 @@ async fn submit_for_review(
     ))
 }
 
+/// Deprecates a published version (the org's admins and developers); the previous one becomes current.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/agents/{agent_id}/versions/{version}/deprecate",
+    operation_id = "deprecateVersion",
+    tag = "agents",
+    params(
+        ("org" = uuid::Uuid, Path, description = "The org's id"),
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+        ("version" = String, Path, description = "A semantic version", example = "1.0.0"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The version, now deprecated", body = VersionView),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn deprecate(
     request: HttpRequest,
     access: OrgDeveloper,
@@ -125,6 +230,27 @@ async fn deprecate(
         .json(catalog::deprecate(&mut pooled.conn(), actor, access.org_id, &agent_id, &version).await?))
 }
 
+/// Deletes a draft or rejected version (the org's admins and developers).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/agents/{agent_id}/versions/{version}",
+    operation_id = "deleteVersion",
+    tag = "agents",
+    params(
+        ("org" = uuid::Uuid, Path, description = "The org's id"),
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+        ("version" = String, Path, description = "A semantic version", example = "1.0.0"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn delete_draft(
     request: HttpRequest,
     access: OrgDeveloper,
@@ -138,19 +264,39 @@ async fn delete_draft(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Publish {
     version: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Reject {
     version: String,
     reason: String,
 }
 
+/// Publishes a version under review (platform admins); it becomes the listing's current version.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/publish",
+    operation_id = "publishVersion",
+    tag = "agents",
+    params(
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The version, now published", body = VersionView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn publish(
     request: HttpRequest,
     admin: PlatformAdmin,
@@ -163,6 +309,26 @@ async fn publish(
     Ok(HttpResponse::Ok().json(catalog::publish(&mut pooled.conn(), actor, &agent_id, &body.version).await?))
 }
 
+/// Rejects a version under review, with the reason (platform admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/reject",
+    operation_id = "rejectVersion",
+    tag = "agents",
+    params(
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The version, now rejected", body = VersionView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn reject(
     request: HttpRequest,
     admin: PlatformAdmin,
@@ -176,13 +342,33 @@ async fn reject(
         .json(catalog::reject(&mut pooled.conn(), actor, &agent_id, &body.version, &body.reason).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReviewsQuery {
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size.
     limit: Option<i64>,
 }
 
+/// A listed agent's reviews, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/{agent_id}/reviews",
+    operation_id = "listReviews",
+    tag = "reviews",
+    params(
+        ReviewsQuery,
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+    ),
+    responses(
+        (status = 200, description = "A page of reviews", body = protocol::Page<ReviewView>),
+        BadRequest,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn list_reviews(
     state: web::Data<AppState>,
     agent_id: web::Path<String>,
@@ -199,14 +385,39 @@ async fn list_reviews(
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReviewBody {
+    /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     stars: i32,
+    /// At most 5000 characters.
     #[serde(default)]
     body: String,
 }
 
+/// Creates or edits the caller's review.
+///
+/// Members of an org with the agent installed may review it, except members of the publishing org.
+#[utoipa::path(
+    put,
+    path = "/api/v1/agents/{agent_id}/reviews/mine",
+    operation_id = "putMyReview",
+    tag = "reviews",
+    params(
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "A new review", body = ReviewView),
+        (status = 200, description = "The review, edited", body = ReviewView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn put_review(
     request: HttpRequest,
     caller: Caller,
@@ -226,12 +437,33 @@ async fn put_review(
     Ok(response.json(review))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Reply {
     body: String,
 }
 
+/// Replies to a review of the org's agent (the org's admins and developers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/agents/{agent_id}/reviews/{review}/reply",
+    operation_id = "replyToReview",
+    tag = "reviews",
+    params(
+        ("org" = uuid::Uuid, Path, description = "The org's id"),
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+        ("review" = uuid::Uuid, Path, description = "The review's id"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The review, with its reply", body = ReviewView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn reply(
     request: HttpRequest,
     access: OrgDeveloper,

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::openapi::{BadRequest, Forbidden, NotFound, ServerErrors, Unauthenticated};
 use crate::auth::Caller;
 use crate::auth::roles::OrgAdmin;
 use crate::db::audit::AuditRow;
@@ -18,14 +19,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// 1 to 200 (default 50).
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// One row of the audit log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AuditView {
     seq: i64,
     at: chrono::DateTime<chrono::Utc>,
@@ -54,6 +59,23 @@ impl From<AuditRow> for AuditView {
     }
 }
 
+/// The org's audit log, oldest first (the org's admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/audit",
+    operation_id = "orgAuditLog",
+    tag = "audit",
+    params(("org" = uuid::Uuid, Path, description = "The org's id"), PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of the log", body = protocol::Page<AuditView>),
+        BadRequest,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn org_log(
     access: OrgAdmin,
     state: web::Data<AppState>,
@@ -62,6 +84,22 @@ async fn org_log(
     page(&state, Some(access.org_id), &query).await
 }
 
+/// The whole audit log, oldest first (platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "platformAuditLog",
+    tag = "audit",
+    params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of the log", body = protocol::Page<AuditView>),
+        BadRequest,
+        Unauthenticated,
+        Forbidden,
+        ServerErrors,
+    )
+)]
 async fn platform_log(
     caller: Caller,
     state: web::Data<AppState>,

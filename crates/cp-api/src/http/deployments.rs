@@ -4,10 +4,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use super::openapi::{BodyErrors, Conflict, Forbidden, NotFound, ServerErrors, Unauthenticated};
 use super::{AppState, actor_of};
 use crate::auth::roles::{OrgMember, OrgOperator};
 use crate::error::Error;
-use crate::service::installs::{self, Install};
+use crate::service::installs::{self, DeploymentView, Install, Installed};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orgs/{org}/install", web::post().to(install))
@@ -18,21 +19,44 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/deployments/{deployment}/rollback", web::post().to(rollback));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Include uninstalled deployments.
     #[serde(default)]
     include_uninstalled: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Upgrade {
+    /// A published version.
     version: String,
+    /// The scopes to grant; without them, the current grants the new version still asks for.
     granted_permissions: Option<Vec<String>>,
 }
 
+/// Installs a published version as a deployment (the org's admins and operators).
+///
+/// The answer holds the deployment's data-plane `credential`, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/install",
+    operation_id = "install",
+    tag = "deployments",
+    params(("org" = uuid::Uuid, Path, description = "The org's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The new deployment, with its data-plane credential", body = Installed),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn install(
     request: HttpRequest,
     access: OrgOperator,
@@ -45,6 +69,21 @@ async fn install(
     Ok(HttpResponse::Created().json(installed))
 }
 
+/// The org's deployments.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/deployments",
+    operation_id = "listDeployments",
+    tag = "deployments",
+    params(("org" = uuid::Uuid, Path, description = "The org's id"), ListQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The deployments", body = protocol::Page<DeploymentView>),
+        Unauthenticated,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn list(
     access: OrgMember,
     state: web::Data<AppState>,
@@ -64,6 +103,21 @@ fn deployment_id(path: &web::Path<uuid::Uuid>) -> crate::db::Id {
     crate::db::Id(**path)
 }
 
+/// One deployment (any member of its org).
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{deployment}",
+    operation_id = "getDeployment",
+    tag = "deployments",
+    params(("deployment" = uuid::Uuid, Path, description = "The deployment's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The deployment", body = DeploymentView),
+        Unauthenticated,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn get(
     _access: OrgMember,
     state: web::Data<AppState>,
@@ -73,6 +127,24 @@ async fn get(
     Ok(HttpResponse::Ok().json(installs::get(&mut pooled.conn(), deployment_id(&path)).await?))
 }
 
+/// Moves a deployment to another published version (the org's admins and operators).
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments/{deployment}/upgrade",
+    operation_id = "upgradeDeployment",
+    tag = "deployments",
+    params(("deployment" = uuid::Uuid, Path, description = "The deployment's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The deployment, upgraded", body = DeploymentView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn upgrade(
     request: HttpRequest,
     access: OrgOperator,
@@ -97,6 +169,23 @@ async fn upgrade(
     Ok(HttpResponse::Ok().json(upgraded))
 }
 
+/// Returns a deployment to the version before its last upgrade (the org's admins and operators).
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments/{deployment}/rollback",
+    operation_id = "rollBackDeployment",
+    tag = "deployments",
+    params(("deployment" = uuid::Uuid, Path, description = "The deployment's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The deployment, rolled back", body = DeploymentView),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn rollback(
     request: HttpRequest,
     access: OrgOperator,
@@ -108,6 +197,25 @@ async fn rollback(
     Ok(HttpResponse::Ok().json(installs::rollback(&mut pooled.conn(), actor, deployment_id(&path)).await?))
 }
 
+/// Uninstalls a deployment (the org's admins and operators).
+///
+/// Its runs are cancelled and its data-plane credential stops working; the deployment is kept for history.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/deployments/{deployment}",
+    operation_id = "uninstall",
+    tag = "deployments",
+    params(("deployment" = uuid::Uuid, Path, description = "The deployment's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The deployment, uninstalled", body = DeploymentView),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn uninstall(
     request: HttpRequest,
     access: OrgOperator,

@@ -5,6 +5,7 @@ use protocol::{OrgId, UserId};
 use serde::Serialize;
 
 use super::AppState;
+use super::openapi::{ServerErrors, Unauthenticated};
 use crate::auth::Caller;
 use crate::db;
 use crate::error::Error;
@@ -13,7 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/me", web::get().to(me));
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Me {
     id: UserId,
     email: String,
@@ -21,13 +22,27 @@ struct Me {
     memberships: Vec<MembershipView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct MembershipView {
     org_id: OrgId,
     org_name: String,
+    #[schema(value_type = crate::auth::roles::Role)]
     role: String,
 }
 
+/// Who the credential belongs to, and the orgs they are a member of.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    operation_id = "me",
+    tag = "me",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        Unauthenticated,
+        ServerErrors,
+    )
+)]
 async fn me(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let mut pooled = state.pool.get().await?;
     let mut conn = pooled.conn();

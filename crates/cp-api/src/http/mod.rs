@@ -9,6 +9,7 @@ pub mod deployments;
 pub mod health;
 pub mod me;
 pub mod members;
+pub mod openapi;
 pub mod rate_limit;
 pub mod runs;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub node_kinds: std::sync::Arc<Vec<String>>,
     /// Wakes data planes waiting for tasks when a run is queued.
     pub wake: std::sync::Arc<crate::queue::Wake>,
+    /// Wakes live event streams when a run has new events or a new state.
+    pub run_changed: std::sync::Arc<crate::queue::Wake>,
     /// Per-credential request rates; none when limits are off.
     pub limiter: Option<std::sync::Arc<rate_limit::Limiter>>,
 }
@@ -69,7 +72,19 @@ impl AppState {
             node_kinds: std::sync::Arc::new(node_kinds),
             limiter: None,
             wake: std::sync::Arc::default(),
+            run_changed: std::sync::Arc::default(),
         })
+    }
+}
+
+impl AppState {
+    /// The wake-ups the PostgreSQL listener delivers.
+    #[must_use]
+    pub fn wakes(&self) -> crate::queue::listener::Wakes {
+        crate::queue::listener::Wakes {
+            tasks: std::sync::Arc::clone(&self.wake),
+            runs: std::sync::Arc::clone(&self.run_changed),
+        }
     }
 }
 
@@ -86,6 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .app_data(web::PathConfig::default().error_handler(|error, _| Error::NotFound(error.to_string()).into()))
     .configure(health::configure)
+    .configure(openapi::configure)
     .service(
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(rate_limit::limit))

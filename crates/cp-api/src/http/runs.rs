@@ -1,14 +1,15 @@
 //! Runs: `POST /api/v1/deployments/{deployment}/runs`, `GET /api/v1/runs/{run}` (and its events),
-//! `GET /api/v1/orgs/{org}/runs`, `POST /api/v1/runs/{run}/cancel`.
+//! `POST /api/v1/agents/{agent_id}/runs`, `GET /api/v1/orgs/{org}/runs`, `POST /api/v1/runs/{run}/cancel`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::openapi::{BadRequest, BodyErrors, Conflict, Forbidden, NotFound, ServerErrors, Unauthenticated};
 use super::{AppState, actor_of};
 use crate::auth::Caller;
 use crate::auth::roles::{self, Operators, OrgMember, OrgOperator};
 use crate::db::Id;
 use crate::error::Error;
-use crate::service::runs::{self, NewRun, RunQuery};
+use crate::service::runs::{self, NewRun, RunQuery, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/deployments/{deployment}/runs", web::post().to(create))
@@ -19,8 +20,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/runs/{run}/cancel", web::post().to(cancel));
 }
 
-/// Starts a run: 201 with the new run, or 200 with the run an earlier request with the same
-/// `Idempotency-Key` started.
+/// Starts a run (the org's admins and operators).
+///
+/// 201 with the new run, or 200 with the run an earlier request with the same `Idempotency-Key` started.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments/{deployment}/runs",
+    operation_id = "startRun",
+    tag = "runs",
+    params(
+        ("deployment" = uuid::Uuid, Path, description = "The deployment's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries return the same run"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "A new run, queued", body = RunView),
+        (status = 200, description = "The run an earlier request with this key started", body = RunView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn create(
     request: HttpRequest,
     access: OrgOperator,
@@ -32,9 +55,10 @@ async fn create(
 }
 
 /// A run of an agent, naming the deployment in the body (`POST /api/v1/agents/{agent_id}/runs`).
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AgentRun {
+    /// A deployment of this agent in an org where the caller is an admin or operator.
     deployment_id: uuid::Uuid,
     #[serde(default = "empty_object")]
     inputs: serde_json::Value,
@@ -47,6 +71,30 @@ fn empty_object() -> serde_json::Value {
     serde_json::json!({})
 }
 
+/// Starts a run of an agent on the deployment the body names (its org's admins and operators).
+///
+/// 201 with the new run, or 200 with the run an earlier request with the same `Idempotency-Key` started.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/runs",
+    operation_id = "startAgentRun",
+    tag = "runs",
+    params(
+        ("agent_id" = String, Path, description = "The agent's reverse-DNS id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries return the same run"),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "A new run, queued", body = RunView),
+        (status = 200, description = "The run an earlier request with this key started", body = RunView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn create_for_agent(
     request: HttpRequest,
     caller: Caller,
@@ -110,6 +158,25 @@ async fn start(
     }
 }
 
+/// The org's runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/runs",
+    operation_id = "listRuns",
+    tag = "runs",
+    params(
+        ("org" = uuid::Uuid, Path, description = "The org's id"),
+        RunQuery,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of runs", body = protocol::Page<RunView>),
+        BadRequest,
+        Unauthenticated,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn list(
     access: OrgMember,
     state: web::Data<AppState>,
@@ -119,6 +186,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(runs::list(&mut pooled.conn(), access.org_id, &query).await?))
 }
 
+/// One run, with its node timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{run}",
+    operation_id = "getRun",
+    tag = "runs",
+    params(("run" = uuid::Uuid, Path, description = "The run's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The run", body = RunView),
+        Unauthenticated,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn get(
     _access: OrgMember,
     state: web::Data<AppState>,
@@ -128,6 +210,21 @@ async fn get(
     Ok(HttpResponse::Ok().json(runs::get(&mut pooled.conn(), Id(*path)).await?))
 }
 
+/// A run's events in order: each as its data plane sent it, with the `attempt` it belongs to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{run}/events",
+    operation_id = "listRunEvents",
+    tag = "runs",
+    params(("run" = uuid::Uuid, Path, description = "The run's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The events", body = protocol::Page<protocol::RunEvent>),
+        Unauthenticated,
+        NotFound,
+        ServerErrors,
+    )
+)]
 async fn events(
     _access: OrgMember,
     state: web::Data<AppState>,
@@ -141,6 +238,25 @@ async fn events(
     }))
 }
 
+/// Cancels a run (the org's admins and operators).
+///
+/// A queued run ends at once; a running one when its data plane reports it stopped.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{run}/cancel",
+    operation_id = "cancelRun",
+    tag = "runs",
+    params(("run" = uuid::Uuid, Path, description = "The run's id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The run: cancelled, or told to stop", body = RunView),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
 async fn cancel(
     request: HttpRequest,
     access: OrgOperator,

@@ -187,6 +187,7 @@ async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Er
             }
             run.finished_at = Some(Time::now());
             db::runs::update(tx, &run).await?;
+            db::runs::announce(tx, run.id).await?;
         } else {
             let old = task.id;
             let again = Task {
@@ -260,6 +261,7 @@ async fn claim_once(
             run.started_at = run.started_at.or(Some(Time::now()));
             run.attempts = task.attempt;
             db::runs::update(tx, &run).await?;
+            db::runs::announce(tx, run.id).await?;
             envelopes.push(envelope(tx, task, &run).await?);
         }
         Ok(envelopes)
@@ -312,7 +314,7 @@ pub async fn next(
 }
 
 /// What an event post stored, and whether the run was cancelled meanwhile.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventsAck {
     /// Events stored by this post (a repeated one is not stored again).
     pub stored: u64,
@@ -391,6 +393,7 @@ pub async fn events(
         if stored > 0 {
             db::tasks::update(tx, &task).await?;
             db::runs::update(tx, &run).await?;
+            db::runs::announce(tx, run.id).await?;
         }
         Ok(EventsAck {
             stored,
@@ -461,6 +464,7 @@ pub async fn finish(
                 run.state = "queued".to_owned();
                 run.failure_reason = Some(failure.reason);
                 db::runs::update(tx, &run).await?;
+                db::runs::announce(tx, run.id).await?;
                 return crate::service::runs::RunView::of(&run);
             }
             Outcome::Failed(failure) => {
@@ -484,6 +488,7 @@ pub async fn finish(
         run.finished_by_task = Some(task.id);
         db::tasks::delete(tx, task.id).await?;
         db::runs::update(tx, &run).await?;
+        db::runs::announce(tx, run.id).await?;
         crate::service::runs::RunView::of(&run)
     })
     .await

@@ -145,7 +145,7 @@ pub(crate) fn taken(error: diesel::result::Error, field: &str, message: &str) ->
 }
 
 /// An API key as listed: never its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyView {
     pub id: uuid::Uuid,
     pub name: String,
@@ -169,7 +169,7 @@ impl From<ApiKey> for ApiKeyView {
 }
 
 /// A new key, with its secret shown this once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub key: ApiKeyView,
@@ -253,7 +253,7 @@ pub async fn revoke_api_key(conn: &mut Conn<'_>, actor: Actor, owner: Id, key: I
 }
 
 /// A member of an org, as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub user_id: UserId,
     pub email: String,

@@ -17,7 +17,7 @@ pub const DEFAULT_PAGE: i64 = 20;
 pub const MAX_PAGE: i64 = 100;
 
 /// A listing as the catalog shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgentSummary {
     pub agent_id: String,
     pub name: String,
@@ -35,7 +35,7 @@ pub struct AgentSummary {
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rating {
     /// Mean stars, to three decimals; 0 without ratings.
     pub average: f64,
@@ -82,8 +82,9 @@ impl From<&Agent> for AgentSummary {
 }
 
 /// The catalog query as it arrives (`GET /api/v1/agents?…`); unknown parameters are refused.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CatalogQuery {
     pub q: Option<String>,
     pub category: Option<String>,
@@ -301,7 +302,7 @@ pub async fn list(conn: &mut Conn<'_>, query: &CatalogQuery) -> Result<Page<Agen
 }
 
 /// An agent with its versions and current manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgentDetail {
     #[serde(flatten)]
     pub summary: AgentSummary,

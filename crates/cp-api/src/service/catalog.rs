@@ -17,7 +17,7 @@ use crate::db::{self, Conn, Id, Time};
 use crate::error::Error;
 
 /// A version's review state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Draft,
@@ -53,7 +53,7 @@ impl State {
 }
 
 /// A version as its owner sees it after a change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionView {
     pub agent_id: String,
     pub version: String,

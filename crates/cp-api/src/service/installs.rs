@@ -17,7 +17,7 @@ use crate::service::audit::{self, Actor, Entry};
 use crate::service::catalog::stored_manifest;
 
 /// What an install asks for.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Install {
     pub agent_id: String,
@@ -34,7 +34,7 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// A deployment as its org sees it; the credential's secret is never shown again.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeploymentView {
     pub id: uuid::Uuid,
     pub org_id: uuid::Uuid,
@@ -80,7 +80,7 @@ impl DeploymentView {
 }
 
 /// A new deployment with its data-plane credential, shown this once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Installed {
     #[serde(flatten)]
     pub deployment: DeploymentView,

@@ -11,7 +11,7 @@ use crate::db::reviews::Review;
 use crate::db::{self, Conn, Id, Time};
 use crate::error::Error;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReviewView {
     pub id: uuid::Uuid,
     pub user_id: UserId,

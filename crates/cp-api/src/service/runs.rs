@@ -23,7 +23,7 @@ pub const PRIORITIES: std::ops::RangeInclusive<i32> = -100..=100;
 const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
 /// A request to run a deployment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRun {
     #[serde(default = "empty_object")]
@@ -38,7 +38,7 @@ fn empty_object() -> Value {
 }
 
 /// One finished step of a run, from its events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Step {
     pub node: Option<String>,
     pub attempt: u32,
@@ -49,7 +49,7 @@ pub struct Step {
 }
 
 /// A run as its org sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunView {
     pub id: uuid::Uuid,
     pub org_id: uuid::Uuid,
@@ -322,8 +322,9 @@ pub async fn get(conn: &mut Conn<'_>, id: Id) -> Result<RunView, Error> {
 }
 
 /// Query parameters of an org's run list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RunQuery {
     pub state: Option<String>,
     pub deployment_id: Option<uuid::Uuid>,
@@ -432,6 +433,7 @@ async fn cancel_within(tx: &mut Conn<'_>, actor: &Actor, id: Id) -> Result<RunVi
                 db::runs::update(tx, &run).await?;
             }
         }
+        db::runs::announce(tx, run.id).await?;
         record(tx, actor, &run, "run.cancel").await?;
         RunView::of(&run)
     }

@@ -22,14 +22,14 @@ use crate::error::Error;
 const REFRESH_TTL_DAYS: i64 = 30;
 const REFRESH_PREFIX: &str = "amr_";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SignedUp {
     pub user_id: UserId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org_id: Option<OrgId>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: &'static str,

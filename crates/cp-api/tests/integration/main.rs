@@ -8,6 +8,7 @@ mod catalog;
 mod health;
 mod installs;
 mod migrations;
+mod openapi;
 mod queue;
 mod rate_limits;
 mod roles;
