@@ -210,32 +210,153 @@ async fn get(
     Ok(HttpResponse::Ok().json(runs::get(&mut pooled.conn(), Id(*path)).await?))
 }
 
-/// A run's events in order: each as its data plane sent it, with the `attempt` it belongs to.
+/// A run's events in order: each as its data plane sent it, with the `attempt` it belongs to. With
+/// `Accept: text/event-stream`, a live Server-Sent Events stream instead: the history, then each event as
+/// it is stored, each with the id `<attempt>-<seq>`; `Last-Event-ID` resumes after that event. The stream
+/// ends with an `end` event carrying the run's final state.
 #[utoipa::path(
     get,
     path = "/api/v1/runs/{run}/events",
     operation_id = "listRunEvents",
     tag = "runs",
-    params(("run" = uuid::Uuid, Path, description = "The run's id")),
+    params(
+        ("run" = uuid::Uuid, Path, description = "The run's id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "With SSE: resume after this event (`<attempt>-<seq>`)"),
+    ),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The events", body = protocol::Page<protocol::RunEvent>),
+        (status = 200, description = "The events (JSON), or with `Accept: text/event-stream` a live SSE stream",
+         content(
+            (protocol::Page<protocol::RunEvent> = "application/json"),
+            (String = "text/event-stream"),
+         )),
         Unauthenticated,
         NotFound,
         ServerErrors,
     )
 )]
 async fn events(
+    request: HttpRequest,
     _access: OrgMember,
     state: web::Data<AppState>,
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, Error> {
+    let wants_stream = request
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"));
+    if wants_stream {
+        let after = match request.headers().get("last-event-id") {
+            None => (0, 0),
+            Some(value) => live::event_id(value.to_str().unwrap_or_default())?,
+        };
+        return Ok(HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-cache"))
+            .insert_header(("X-Accel-Buffering", "no"))
+            .streaming(live::stream(state.into_inner(), Id(*path), after)));
+    }
     let mut pooled = state.pool.get().await?;
     let items = runs::events(&mut pooled.conn(), Id(*path)).await?;
     Ok(HttpResponse::Ok().json(protocol::Page {
         items,
         next_cursor: None,
     }))
+}
+
+/// The live event stream of one run.
+mod live {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use actix_web::web::Bytes;
+    use futures_util::Stream;
+
+    use crate::db::{self, Id};
+    use crate::error::Error;
+    use crate::http::AppState;
+
+    /// A comment line sent when nothing happened for this long, so proxies keep the connection.
+    const KEEP_ALIVE: Duration = Duration::from_secs(15);
+    /// Events read per query.
+    const PAGE: i64 = 200;
+
+    /// `<attempt>-<seq>`, as the stream numbers its events.
+    pub fn event_id(text: &str) -> Result<(i32, i64), Error> {
+        text.split_once('-')
+            .and_then(|(attempt, seq)| Some((attempt.parse().ok()?, seq.parse().ok()?)))
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "Last-Event-ID {text:?} is not an event id this stream gave out"
+                ))
+            })
+    }
+
+    struct Live {
+        state: Arc<AppState>,
+        run: Id,
+        after: (i32, i64),
+    }
+
+    /// What to send next: stored events, the end, or a keep-alive.
+    async fn next(live: &mut Live) -> Result<Bytes, Error> {
+        loop {
+            let wake = Arc::clone(&live.state.run_changed);
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let (events, run) = {
+                let mut pooled = live.state.pool.get().await?;
+                let mut conn = pooled.conn();
+                let (attempt, seq) = live.after;
+                let events = db::run_events::after(&mut conn, live.run, attempt, seq, PAGE).await?;
+                (events, db::runs::find(&mut conn, live.run).await?)
+            };
+            if let Some(last) = events.last() {
+                live.after = (last.attempt, last.seq);
+                let mut chunk = String::new();
+                for event in &events {
+                    let mut body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+                    body["attempt"] = serde_json::json!(event.attempt);
+                    chunk.push_str(&format!(
+                        "id: {}-{}\nevent: {}\ndata: {body}\n\n",
+                        event.attempt, event.seq, event.kind
+                    ));
+                }
+                return Ok(Bytes::from(chunk));
+            }
+            if matches!(
+                run.state.as_str(),
+                "succeeded" | "failed" | "cancelled" | "remediated"
+            ) {
+                let end = serde_json::json!({"run_id": run.id.0, "state": run.state});
+                return Ok(Bytes::from(format!("event: end\ndata: {end}\n\n")));
+            }
+            if tokio::time::timeout(KEEP_ALIVE, woken).await.is_err() {
+                return Ok(Bytes::from_static(b": keep-alive\n\n"));
+            }
+        }
+    }
+
+    /// The stream: history after `after`, then live events, then the end.
+    pub fn stream(
+        state: Arc<AppState>,
+        run: Id,
+        after: (i32, i64),
+    ) -> impl Stream<Item = Result<Bytes, Error>> {
+        let live = Live { state, run, after };
+        futures_util::stream::unfold(Some(live), |live| async move {
+            let mut live = live?;
+            match next(&mut live).await {
+                Ok(chunk) => {
+                    let ended = chunk.starts_with(b"event: end");
+                    Some((Ok(chunk), (!ended).then_some(live)))
+                }
+                Err(error) => Some((Err(error), None)),
+            }
+        })
+    }
 }
 
 /// Cancels a run (the org's admins and operators).

@@ -66,6 +66,12 @@ impl Wake {
     pub fn work_arrived(&self) {
         self.notify.notify_waiters();
     }
+
+    /// A future that completes at the next [`Wake::work_arrived`]; enable it before looking, so nothing
+    /// that arrives in between is missed.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
 }
 
 fn lease_until() -> Time {

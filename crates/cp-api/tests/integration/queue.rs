@@ -117,6 +117,36 @@ async fn expire_leases(app: &TestApp) {
     }
 }
 
+/// A run's live event stream, read to its end.
+async fn sse(app: &TestApp, token: &str, run: &str, last_event: Option<&str>) -> (StatusCode, String) {
+    let service = actix_web::test::init_service(
+        actix_web::App::new()
+            .app_data(actix_web::web::Data::new(app.state.clone()))
+            .configure(cp_api::http::configure),
+    )
+    .await;
+    let mut request = TestRequest::get()
+        .uri(&format!("/api/v1/runs/{run}/events"))
+        .insert_header(("Accept", "text/event-stream"))
+        .insert_header(("Authorization", format!("Bearer {token}")));
+    if let Some(id) = last_event {
+        request = request.insert_header(("Last-Event-ID", id));
+    }
+    let response = actix_web::test::call_service(&service, request.to_request()).await;
+    let status = response.status();
+    let body = actix_web::body::to_bytes(response.into_body())
+        .await
+        .unwrap_or_default();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The ids of the events in an SSE body, in order.
+fn sse_ids(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .collect()
+}
+
 on_both_backends! {
     async fn a_run_lives_from_request_to_result(backend: Backend) {
         let app = TestApp::start(backend).await;
@@ -308,6 +338,39 @@ on_both_backends! {
         assert_eq!(posted.body["cancel"], true);
         let stopped = dp(&app, &at.credential, &format!("tasks/{task}/fail"), Some(json!({"reason": "cancelled", "node": "load", "retryable": true}))).await;
         assert_eq!(stopped.body["state"], "cancelled", "{:?}", stopped.body);
+    }
+
+    async fn live_events_replay_stream_and_resume_in_order(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let run = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let posted = dp(&app, &at.credential, &format!("tasks/{task}/events"), Some(json!({"events": [finished(1, "load"), checkpoint(2, "load")]}))).await;
+        assert_eq!(posted.status, StatusCode::OK);
+
+        // The stream replays the history, then waits, and carries what arrives until the run ends.
+        let watching = sse(&app, &at.operator.token, &run, None);
+        let working = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            dp(&app, &at.credential, &format!("tasks/{task}/events"), Some(json!({"events": [finished(3, "normalize")]}))).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            dp(&app, &at.credential, &format!("tasks/{task}/complete"), Some(json!({"outputs": {"records": 1}}))).await
+        };
+        let ((status, body), done) = tokio::join!(watching, working);
+        assert_eq!((status, done.status), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(sse_ids(&body), ["1-1", "1-2", "1-3"], "{body}");
+        assert!(body.contains("event: finished\ndata: "), "{body}");
+        assert!(body.trim_end().ends_with(&format!(r#"data: {{"run_id":"{run}","state":"succeeded"}}"#)), "{body}");
+
+        let (_, resumed) = sse(&app, &at.operator.token, &run, Some("1-2")).await;
+        assert_eq!(sse_ids(&resumed), ["1-3"], "after a reconnect: no gaps, no repeats");
+        let (bad, _) = sse(&app, &at.operator.token, &run, Some("yesterday")).await;
+        assert_eq!(bad, StatusCode::BAD_REQUEST);
+        let other = app.user("someone@elsewhere.example", Some("Elsewhere")).await;
+        let (foreign, _) = sse(&app, &other.token, &run, None).await;
+        assert_eq!(foreign, StatusCode::NOT_FOUND);
     }
 
     async fn eight_claimers_complete_every_task_exactly_once(backend: Backend) {
