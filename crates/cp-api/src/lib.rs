@@ -45,6 +45,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .map(std::sync::Arc::new);
     queue::listener::spawn(&database, state.wakes());
+    tokio::spawn(queue::watch_deployments(state.pool.clone()));
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {
         App::new()

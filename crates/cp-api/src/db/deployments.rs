@@ -115,3 +115,27 @@ pub async fn by_credential_prefix(conn: &mut Conn<'_>, prefix: &str) -> QueryRes
         .await
         .optional())
 }
+
+/// Marks `degraded` every `ready` deployment none of whose data planes reported since `stale_before`; the
+/// deployments marked.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn mark_degraded(conn: &mut Conn<'_>, stale_before: Time, now: Time) -> QueryResult<Vec<Id>> {
+    use super::schema::data_planes;
+    on_backend!(conn, |c| {
+        let reporting = data_planes::table
+            .filter(data_planes::deployment_id.eq(deployments::id))
+            .filter(data_planes::last_seen_at.ge(stale_before));
+        diesel::update(
+            deployments::table
+                .filter(deployments::state.eq("ready"))
+                .filter(diesel::dsl::not(diesel::dsl::exists(reporting))),
+        )
+        .set((deployments::state.eq("degraded"), deployments::updated_at.eq(now)))
+        .returning(deployments::id)
+        .get_results(c)
+        .await
+    })
+}

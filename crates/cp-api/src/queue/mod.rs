@@ -158,6 +158,12 @@ pub async fn heartbeat(
                 heartbeat.instance_id
             )));
         }
+        let mut deployment = db::deployments::find(tx, caller.deployment_id).await?;
+        if deployment.state == "degraded" {
+            deployment.state = "ready".to_owned();
+            deployment.updated_at = Time::now();
+            db::deployments::update(tx, &deployment).await?;
+        }
         let until = lease_until();
         let kept = db::tasks::extend(tx, caller.deployment_id, &heartbeat.instance_id, &held, until).await?;
         let mut ack = HeartbeatAck::default();
@@ -173,6 +179,40 @@ pub async fn heartbeat(
         Ok(ack)
     })
     .await
+}
+
+/// A deployment whose data planes all went quiet for this long is `degraded`.
+pub const QUIET: Duration = Duration::from_secs(3 * HEARTBEAT_INTERVAL.as_secs());
+
+/// Marks `degraded` the ready deployments whose data planes stopped reporting for [`QUIET`]; the
+/// deployments marked. (A heartbeat or registration makes one `ready` again.)
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn mark_quiet_deployments(conn: &mut Conn<'_>) -> Result<Vec<Id>, Error> {
+    let now = Utc::now();
+    let stale_before = Time(now - chrono::Duration::from_std(QUIET).unwrap_or_default());
+    let marked = db::deployments::mark_degraded(conn, stale_before, Time(now)).await?;
+    for deployment in &marked {
+        tracing::warn!(deployment = %deployment.0, "no data plane reported lately; the deployment is degraded");
+    }
+    Ok(marked)
+}
+
+/// Every [`HEARTBEAT_INTERVAL`], until the process ends, marks quiet deployments degraded.
+pub async fn watch_deployments(pool: db::Pool) {
+    let mut every = tokio::time::interval(HEARTBEAT_INTERVAL);
+    loop {
+        every.tick().await;
+        let marked = match pool.get().await {
+            Ok(mut pooled) => mark_quiet_deployments(&mut pooled.conn()).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = marked {
+            tracing::warn!(%error, "checking the deployments' data planes failed");
+        }
+    }
 }
 
 /// Puts back the deployment's tasks whose lease ran out, or fails their runs when no attempt is left.

@@ -373,6 +373,41 @@ on_both_backends! {
         assert_eq!(foreign, StatusCode::NOT_FOUND);
     }
 
+    async fn a_deployment_whose_data_planes_go_quiet_is_degraded_until_one_reports(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let state = || async { app.get_as_opt(&format!("/api/v1/deployments/{}", at.deployment), Some(&at.operator.token)).await.body["state"].clone() };
+        assert_eq!(state().await, "pending");
+        dp(&app, &at.credential, "register", Some(json!({"instance_id": "dp-1", "version": "0.1.0", "concurrency": 1}))).await;
+        let sweep = || async {
+            let mut pooled = app.state.pool.get().await.unwrap();
+            cp_api::queue::mark_quiet_deployments(&mut pooled.conn()).await.unwrap()
+        };
+        assert!(sweep().await.is_empty(), "it just reported");
+        assert_eq!(state().await, "ready");
+
+        let mut pooled = app.state.pool.get().await.unwrap();
+        let past = cp_api::db::Time::from_unix_micros(chrono::Utc::now().timestamp_micros() - 600_000_000);
+        match pooled.conn() {
+            cp_api::db::Conn::Postgres(c) => {
+                use diesel_async::RunQueryDsl;
+                diesel::sql_query("UPDATE data_planes SET last_seen_at = $1").bind::<cp_api::db::sql_types::Timestamptz, _>(past).execute(c).await.unwrap();
+            }
+            cp_api::db::Conn::Sqlite(c) => {
+                use diesel_async::RunQueryDsl;
+                diesel::sql_query("UPDATE data_planes SET last_seen_at = ?").bind::<cp_api::db::sql_types::Timestamptz, _>(past).execute(c).await.unwrap();
+            }
+        }
+        drop(pooled);
+        assert_eq!(sweep().await.len(), 1);
+        assert_eq!(state().await, "degraded");
+        let beat = dp(&app, &at.credential, "heartbeat", Some(json!({"instance_id": "dp-1", "tasks": []}))).await;
+        assert_eq!(beat.status, StatusCode::OK);
+        assert_eq!(state().await, "ready", "a heartbeat brings it back");
+    }
+
     async fn eight_claimers_complete_every_task_exactly_once(backend: Backend) {
         let app = TestApp::start(backend).await;
         let market = market(&app).await;
