@@ -228,7 +228,7 @@ async fn fail(
     let outcome = Outcome::Failed(body.into_inner());
     let run = queue::finish(&mut pooled.conn(), caller, Id(*path), outcome).await?;
     if run.state == "queued" {
-        state.wake.work_arrived();
+        state.wake.task_queued(caller.deployment_id);
     }
     state.run_changed.work_arrived();
     Ok(HttpResponse::Ok().json(run))

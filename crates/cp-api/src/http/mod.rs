@@ -32,7 +32,7 @@ pub struct AppState {
     /// Node kinds a submitted manifest may use: the built-ins and the operator's plugin kinds.
     pub node_kinds: std::sync::Arc<Vec<String>>,
     /// Wakes data planes waiting for tasks when a run is queued.
-    pub wake: std::sync::Arc<crate::queue::Wake>,
+    pub wake: std::sync::Arc<crate::queue::TaskWake>,
     /// Wakes live event streams when a run has new events or a new state.
     pub run_changed: std::sync::Arc<crate::queue::Wake>,
     /// Per-credential request rates; none when limits are off.

@@ -151,7 +151,7 @@ async fn start(
     let actor = actor_of(request, Some(&caller));
     let (run, created) = runs::create(&mut pooled.conn(), actor, deployment, key, body).await?;
     if created {
-        state.wake.work_arrived();
+        state.wake.task_queued(Id(run.deployment_id));
         Ok(HttpResponse::Created().json(run))
     } else {
         Ok(HttpResponse::Ok().json(run))

@@ -7,7 +7,8 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnection as _};
 use futures_util::StreamExt as _;
 
-use super::Wake;
+use super::{TaskWake, Wake};
+use crate::db::Id;
 use crate::db::{RUNS_CHANNEL, TASKS_CHANNEL};
 
 /// The longest pause between attempts to reconnect.
@@ -16,13 +17,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Who to wake for each channel.
 #[derive(Debug, Clone)]
 pub struct Wakes {
-    pub tasks: Arc<Wake>,
+    pub tasks: Arc<TaskWake>,
     pub runs: Arc<Wake>,
 }
 
 impl Wakes {
     fn all(&self) {
-        self.tasks.work_arrived();
+        self.tasks.any_queued();
         self.runs.work_arrived();
     }
 }
@@ -52,9 +53,13 @@ async fn listen_once(url: &str, wakes: &Wakes) -> diesel::QueryResult<()> {
     let notifications = conn.notifications_stream();
     let mut notifications = std::pin::pin!(notifications);
     while let Some(notification) = notifications.next().await {
-        match notification?.channel.as_str() {
-            TASKS_CHANNEL => wakes.tasks.work_arrived(),
-            _ => wakes.runs.work_arrived(),
+        let notification = notification?;
+        if notification.channel != TASKS_CHANNEL {
+            wakes.runs.work_arrived();
+        } else if let Ok(deployment) = notification.payload.parse() {
+            wakes.tasks.task_queued(Id(deployment));
+        } else {
+            wakes.tasks.any_queued();
         }
     }
     Ok(())

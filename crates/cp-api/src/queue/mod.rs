@@ -10,6 +10,8 @@
 
 pub mod listener;
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -39,30 +41,14 @@ pub const MAX_BATCH: i64 = 100;
 pub const RECHECK: Duration = Duration::from_secs(1);
 const MAX_INSTANCE_ID_BYTES: usize = 200;
 
-/// Wakes waiting claims when work arrives.
-#[derive(Debug)]
+/// Wakes whoever waits for something to change (live event streams wait on runs this way): all of them.
+#[derive(Debug, Default)]
 pub struct Wake {
     notify: tokio::sync::Notify,
-    recheck: Duration,
-}
-
-impl Default for Wake {
-    fn default() -> Self {
-        Self::with_recheck(RECHECK)
-    }
 }
 
 impl Wake {
-    /// Waiting claims that look again unbidden every `recheck`.
-    #[must_use]
-    pub fn with_recheck(recheck: Duration) -> Self {
-        Self {
-            notify: tokio::sync::Notify::new(),
-            recheck,
-        }
-    }
-
-    /// Tells every waiting claim to look again.
+    /// Tells every waiter to look again.
     pub fn work_arrived(&self) {
         self.notify.notify_waiters();
     }
@@ -71,6 +57,56 @@ impl Wake {
     /// that arrives in between is missed.
     pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
         self.notify.notified()
+    }
+}
+
+/// Wakes claims waiting on a deployment: one per queued task, so a run wakes one claim rather than every
+/// claim of every deployment, each of which would look and all but one find nothing. A claim that takes a
+/// full batch passes the wake on, since more may be waiting.
+#[derive(Debug)]
+pub struct TaskWake {
+    deployments: std::sync::Mutex<HashMap<Id, Arc<tokio::sync::Notify>>>,
+    recheck: Duration,
+}
+
+impl Default for TaskWake {
+    fn default() -> Self {
+        Self::with_recheck(RECHECK)
+    }
+}
+
+impl TaskWake {
+    /// Waiting claims that look again unbidden every `recheck`.
+    #[must_use]
+    pub fn with_recheck(recheck: Duration) -> Self {
+        Self {
+            deployments: std::sync::Mutex::default(),
+            recheck,
+        }
+    }
+
+    fn of(&self, deployment: Id) -> Arc<tokio::sync::Notify> {
+        let mut deployments = self
+            .deployments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(deployments.entry(deployment).or_default())
+    }
+
+    /// A task was queued for the deployment: wake one of its waiting claims (or the next to wait).
+    pub fn task_queued(&self, deployment: Id) {
+        self.of(deployment).notify_one();
+    }
+
+    /// Anything may have been queued (after the listener lost its connection): wake every waiting claim.
+    pub fn any_queued(&self) {
+        let deployments = self
+            .deployments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for notify in deployments.values() {
+            notify.notify_waiters();
+        }
     }
 }
 
@@ -322,7 +358,7 @@ async fn claim_once(
 /// [`Error::Validation`] for `max` or `wait` out of range or a bad instance id.
 pub async fn next(
     pool: &db::Pool,
-    wake: &Wake,
+    wake: &TaskWake,
     caller: DataPlaneCaller,
     instance: &str,
     max: i64,
@@ -342,15 +378,20 @@ pub async fn next(
         )]));
     }
     let deadline = tokio::time::Instant::now() + wait;
+    let notify = wake.of(caller.deployment_id);
     loop {
-        // Listen before looking, so work that arrives in between still wakes this claim.
-        let woken = wake.notify.notified();
+        // Listen before looking, so a task queued in between still wakes this claim.
+        let woken = notify.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         let claimed = {
             let mut pooled = pool.get().await?;
             claim_once(&mut pooled.conn(), caller, instance, max).await?
         };
+        if claimed.len() == usize::try_from(max).unwrap_or(usize::MAX) {
+            // A full batch: more may be queued, so let the next waiting claim look too.
+            notify.notify_one();
+        }
         let now = tokio::time::Instant::now();
         if !claimed.is_empty() || now >= deadline {
             return Ok(claimed);

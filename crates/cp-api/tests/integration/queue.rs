@@ -455,9 +455,9 @@ on_both_backends! {
 #[actix_web::test]
 async fn a_waiting_claim_gets_a_run_created_meanwhile() {
     let mut app = TestApp::start(Backend::Sqlite).await;
-    app.state.wake = std::sync::Arc::new(cp_api::queue::Wake::with_recheck(std::time::Duration::from_secs(
-        600,
-    )));
+    app.state.wake = std::sync::Arc::new(cp_api::queue::TaskWake::with_recheck(
+        std::time::Duration::from_secs(600),
+    ));
     let market = market(&app).await;
     publish(&app, &market, NORMALIZER, "application/yaml").await;
     let at = installed(&app, "Acme").await;
@@ -483,9 +483,9 @@ async fn a_waiting_claim_gets_a_run_created_meanwhile() {
 async fn a_claim_on_one_replica_wakes_for_a_run_created_on_another() {
     let mut app = TestApp::start(Backend::Postgres).await;
     let never = std::time::Duration::from_secs(600);
-    app.state.wake = std::sync::Arc::new(cp_api::queue::Wake::with_recheck(never));
+    app.state.wake = std::sync::Arc::new(cp_api::queue::TaskWake::with_recheck(never));
     let mut other = app.replica().await;
-    other.wake = std::sync::Arc::new(cp_api::queue::Wake::with_recheck(never));
+    other.wake = std::sync::Arc::new(cp_api::queue::TaskWake::with_recheck(never));
     cp_api::queue::listener::spawn(&app.db.database, app.state.wakes());
     cp_api::queue::listener::spawn(&app.db.database, other.wakes());
     let market = market(&app).await;
