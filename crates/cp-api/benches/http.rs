@@ -27,13 +27,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context as _, bail};
-use cp_api::db::Id;
-use cp_api::service::accounts::{self, Bootstrap};
-use cp_api::service::audit::Actor;
 use cp_api::service::catalog;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use serde_json::json;
-use support::{BenchDb, Figure, Server, explain, free_port, get, report, wait_ready};
+use support::{Admin, BenchDb, Figure, Server, bootstrap, explain, free_port, get, report, wait_ready};
 
 /// Set in the environment of the copy of this program that serves as the bare baseline.
 const BARE_SERVER: &str = "CP_BENCH_BARE_SERVER";
@@ -193,21 +190,7 @@ fn manifest(index: usize, rng: &mut Rng) -> String {
 /// Publishes `count` agents through the catalog service; their agent ids.
 async fn seed(bench: &BenchDb, count: usize) -> anyhow::Result<Vec<String>> {
     let pool = bench.pool(8).await?;
-    let created = accounts::bootstrap(
-        &mut pool.get().await?.conn(),
-        Bootstrap {
-            email: "bench@example.com".to_owned(),
-            password: "correct horse battery".to_owned(),
-            org: "Bench".to_owned(),
-        },
-    )
-    .await
-    .map_err(|error| explain(error, "the bootstrap"))?;
-    let (org, user): (Id, Id) = (created.org_id.into(), created.user_id.into());
-    let actor = Actor {
-        user: Some(user),
-        client_addr: None,
-    };
+    let Admin { org, actor, .. } = bootstrap(&pool).await?;
     let started = Instant::now();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let manifests: Vec<String> = (0..count).map(|index| manifest(index, &mut rng)).collect();

@@ -19,11 +19,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use cp_api::db::{self, Id, Time};
-use cp_api::service::accounts::{self, Bootstrap};
 use cp_api::service::audit::Actor;
 use cp_api::service::{catalog, installs, runs};
 use serde_json::{Value, json};
-use support::{BenchDb, Figure, Server, explain, report};
+use support::{Admin, BenchDb, Figure, Server, bootstrap, explain, report};
 
 const NORMALIZER: &str = include_str!("../../../examples/finops/billing-normalizer.yaml");
 const PRODUCERS: usize = 4;
@@ -40,21 +39,7 @@ struct Setup {
 async fn setup(pool: &db::Pool) -> anyhow::Result<Setup> {
     let mut pooled = pool.get().await?;
     let mut conn = pooled.conn();
-    let admin = accounts::bootstrap(
-        &mut conn,
-        Bootstrap {
-            email: "bench@example.com".to_owned(),
-            password: "correct horse battery".to_owned(),
-            org: "Bench".to_owned(),
-        },
-    )
-    .await
-    .map_err(|error| explain(error, "the bootstrap"))?;
-    let (org, user): (Id, Id) = (admin.org_id.into(), admin.user_id.into());
-    let actor = Actor {
-        user: Some(user),
-        client_addr: None,
-    };
+    let Admin { org, actor, api_key } = bootstrap(pool).await?;
     let kinds = manifest::BUILTIN_NODE_KINDS;
     let submitted = catalog::submit(
         &mut conn,
@@ -84,7 +69,7 @@ async fn setup(pool: &db::Pool) -> anyhow::Result<Setup> {
     let idle = credentials.pop().context("two installs")?.1;
     let busy = credentials.pop().context("two installs")?;
     Ok(Setup {
-        api_key: admin.api_key,
+        api_key,
         busy,
         idle,
         actor,

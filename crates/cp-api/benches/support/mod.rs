@@ -73,6 +73,40 @@ impl BenchDb {
     }
 }
 
+/// The platform admin every benchmark acts as: their org, the actor for service calls, and an API key.
+#[derive(Debug)]
+pub struct Admin {
+    pub org: cp_api::db::Id,
+    pub actor: cp_api::service::audit::Actor,
+    pub api_key: String,
+}
+
+/// Creates the platform admin and their org.
+///
+/// # Errors
+///
+/// When the database refuses.
+pub async fn bootstrap(pool: &db::Pool) -> anyhow::Result<Admin> {
+    let created = cp_api::service::accounts::bootstrap(
+        &mut pool.get().await?.conn(),
+        cp_api::service::accounts::Bootstrap {
+            email: "bench@example.com".to_owned(),
+            password: "correct horse battery".to_owned(),
+            org: "Bench".to_owned(),
+        },
+    )
+    .await
+    .map_err(|error| explain(error, "the bootstrap"))?;
+    Ok(Admin {
+        org: created.org_id.into(),
+        actor: cp_api::service::audit::Actor {
+            user: Some(created.user_id.into()),
+            client_addr: None,
+        },
+        api_key: created.api_key,
+    })
+}
+
 /// A catalog or account error with every field error spelled out.
 pub fn explain(error: cp_api::error::Error, what: &str) -> anyhow::Error {
     match error {
