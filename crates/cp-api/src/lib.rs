@@ -44,7 +44,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         burst: args.rate_limit_burst,
     })
     .map(std::sync::Arc::new);
-    queue::listener::spawn(&database, state.wakes());
+    queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {

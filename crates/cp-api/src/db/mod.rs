@@ -79,8 +79,6 @@ impl Database {
 
 /// The channel on which PostgreSQL tells every replica a deployment has a task to claim.
 pub const TASKS_CHANNEL: &str = "cp_tasks";
-/// The channel on which PostgreSQL tells every replica a run has new events or a new state.
-pub const RUNS_CHANNEL: &str = "cp_runs";
 
 /// Sends `payload` on `channel` when the transaction commits (PostgreSQL `NOTIFY`). SQLite is one
 /// process, whose waiters are woken directly, so there it does nothing.

@@ -152,12 +152,3 @@ pub async fn by_finishing_task(conn: &mut Conn<'_>, task: Id) -> QueryResult<Opt
         .await
         .optional())
 }
-
-/// Tells every replica's live streams, at commit, that the run changed.
-///
-/// # Errors
-///
-/// Database errors.
-pub async fn announce(conn: &mut Conn<'_>, run: Id) -> QueryResult<()> {
-    super::notify(conn, super::RUNS_CHANNEL, &run.0.to_string()).await
-}

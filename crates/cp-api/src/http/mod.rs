@@ -33,7 +33,7 @@ pub struct AppState {
     pub node_kinds: std::sync::Arc<Vec<String>>,
     /// Wakes data planes waiting for tasks when a run is queued.
     pub wake: std::sync::Arc<crate::queue::TaskWake>,
-    /// Wakes live event streams when a run has new events or a new state.
+    /// Wakes this replica's live event streams when a run has new events or a new state.
     pub run_changed: std::sync::Arc<crate::queue::Wake>,
     /// Per-credential request rates; none when limits are off.
     pub limiter: Option<std::sync::Arc<rate_limit::Limiter>>,
@@ -74,17 +74,6 @@ impl AppState {
             wake: std::sync::Arc::default(),
             run_changed: std::sync::Arc::default(),
         })
-    }
-}
-
-impl AppState {
-    /// The wake-ups the PostgreSQL listener delivers.
-    #[must_use]
-    pub fn wakes(&self) -> crate::queue::listener::Wakes {
-        crate::queue::listener::Wakes {
-            tasks: std::sync::Arc::clone(&self.wake),
-            runs: std::sync::Arc::clone(&self.run_changed),
-        }
     }
 }
 

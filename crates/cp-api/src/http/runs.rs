@@ -281,6 +281,8 @@ mod live {
     const KEEP_ALIVE: Duration = Duration::from_secs(15);
     /// Events read per query.
     const PAGE: i64 = 200;
+    /// How often a stream looks for changes made on another replica.
+    const RECHECK: Duration = Duration::from_secs(1);
 
     /// `<attempt>-<seq>`, as the stream numbers its events.
     pub fn event_id(text: &str) -> Result<(i32, i64), Error> {
@@ -297,6 +299,8 @@ mod live {
         state: Arc<AppState>,
         run: Id,
         after: (i32, i64),
+        /// When the stream last sent anything.
+        quiet_since: tokio::time::Instant,
     }
 
     /// What to send next: stored events, the end, or a keep-alive.
@@ -315,6 +319,7 @@ mod live {
             };
             if let Some(last) = events.last() {
                 live.after = (last.attempt, last.seq);
+                live.quiet_since = tokio::time::Instant::now();
                 let mut chunk = String::new();
                 for event in &events {
                     let mut body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
@@ -333,7 +338,11 @@ mod live {
                 let end = serde_json::json!({"run_id": run.id.0, "state": run.state});
                 return Ok(Bytes::from(format!("event: end\ndata: {end}\n\n")));
             }
-            if tokio::time::timeout(KEEP_ALIVE, woken).await.is_err() {
+            // Woken at once by changes made on this replica; changes made on another are found by looking
+            // again every second.
+            if tokio::time::timeout(RECHECK, woken).await.is_err() && live.quiet_since.elapsed() >= KEEP_ALIVE
+            {
+                live.quiet_since = tokio::time::Instant::now();
                 return Ok(Bytes::from_static(b": keep-alive\n\n"));
             }
         }
@@ -345,7 +354,12 @@ mod live {
         run: Id,
         after: (i32, i64),
     ) -> impl Stream<Item = Result<Bytes, Error>> {
-        let live = Live { state, run, after };
+        let live = Live {
+            state,
+            run,
+            after,
+            quiet_since: tokio::time::Instant::now(),
+        };
         futures_util::stream::unfold(Some(live), |live| async move {
             let mut live = live?;
             match next(&mut live).await {
@@ -386,5 +400,7 @@ async fn cancel(
 ) -> Result<HttpResponse, Error> {
     let mut pooled = state.pool.get().await?;
     let actor = actor_of(&request, Some(&access.caller));
-    Ok(HttpResponse::Ok().json(runs::cancel(&mut pooled.conn(), actor, Id(*path)).await?))
+    let run = runs::cancel(&mut pooled.conn(), actor, Id(*path)).await?;
+    state.run_changed.work_arrived();
+    Ok(HttpResponse::Ok().json(run))
 }

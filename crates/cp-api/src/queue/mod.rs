@@ -269,7 +269,6 @@ async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Er
             }
             run.finished_at = Some(Time::now());
             db::runs::update(tx, &run).await?;
-            db::runs::announce(tx, run.id).await?;
         } else {
             let old = task.id;
             let again = Task {
@@ -343,7 +342,6 @@ async fn claim_once(
             run.started_at = run.started_at.or(Some(Time::now()));
             run.attempts = task.attempt;
             db::runs::update(tx, &run).await?;
-            db::runs::announce(tx, run.id).await?;
             envelopes.push(envelope(tx, task, &run).await?);
         }
         Ok(envelopes)
@@ -480,7 +478,6 @@ pub async fn events(
         if stored > 0 {
             db::tasks::update(tx, &task).await?;
             db::runs::update(tx, &run).await?;
-            db::runs::announce(tx, run.id).await?;
         }
         Ok(EventsAck {
             stored,
@@ -551,7 +548,6 @@ pub async fn finish(
                 run.state = "queued".to_owned();
                 run.failure_reason = Some(failure.reason);
                 db::runs::update(tx, &run).await?;
-                db::runs::announce(tx, run.id).await?;
                 return crate::service::runs::RunView::of(&run);
             }
             Outcome::Failed(failure) => {
@@ -575,7 +571,6 @@ pub async fn finish(
         run.finished_by_task = Some(task.id);
         db::tasks::delete(tx, task.id).await?;
         db::runs::update(tx, &run).await?;
-        db::runs::announce(tx, run.id).await?;
         crate::service::runs::RunView::of(&run)
     })
     .await

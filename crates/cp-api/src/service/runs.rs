@@ -433,7 +433,6 @@ async fn cancel_within(tx: &mut Conn<'_>, actor: &Actor, id: Id) -> Result<RunVi
                 db::runs::update(tx, &run).await?;
             }
         }
-        db::runs::announce(tx, run.id).await?;
         record(tx, actor, &run, "run.cancel").await?;
         RunView::of(&run)
     }

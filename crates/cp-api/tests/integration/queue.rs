@@ -486,8 +486,8 @@ async fn a_claim_on_one_replica_wakes_for_a_run_created_on_another() {
     app.state.wake = std::sync::Arc::new(cp_api::queue::TaskWake::with_recheck(never));
     let mut other = app.replica().await;
     other.wake = std::sync::Arc::new(cp_api::queue::TaskWake::with_recheck(never));
-    cp_api::queue::listener::spawn(&app.db.database, app.state.wakes());
-    cp_api::queue::listener::spawn(&app.db.database, other.wakes());
+    cp_api::queue::listener::spawn(&app.db.database, &app.state.wake);
+    cp_api::queue::listener::spawn(&app.db.database, &other.wake);
     let market = market(&app).await;
     publish(&app, &market, NORMALIZER, "application/yaml").await;
     let at = installed(&app, "Acme").await;
