@@ -152,3 +152,26 @@ pub async fn by_finishing_task(conn: &mut Conn<'_>, task: Id) -> QueryResult<Opt
         .await
         .optional())
 }
+
+/// Marks a run started by a delivery (`running`, its attempt, the first start kept); the run.
+///
+/// # Errors
+///
+/// `NotFound` when there is no such run.
+pub async fn start(conn: &mut Conn<'_>, id: Id, attempt: i32, now: Time) -> QueryResult<Run> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Nullable;
+
+    use super::sql_types::Timestamptz;
+    on_backend!(conn, |c| diesel::update(runs::table.find(id))
+        .set((
+            runs::state.eq("running"),
+            runs::attempts.eq(attempt),
+            runs::started_at.eq(sql::<Nullable<Timestamptz>>("COALESCE(started_at, ")
+                .bind::<Timestamptz, _>(now)
+                .sql(")")),
+        ))
+        .returning(Run::as_returning())
+        .get_result(c)
+        .await)
+}

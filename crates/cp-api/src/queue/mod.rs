@@ -11,7 +11,7 @@
 pub mod listener;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -286,31 +286,64 @@ async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Er
     Ok(())
 }
 
+/// What every task of one agent version carries, derived from its manifest.
+#[derive(Debug)]
+struct VersionParts {
+    agent: AgentRef,
+    workflow: serde_json::Value,
+}
+
+/// Parts of published versions already read, by (agent, version). A published version never changes
+/// (deprecating it changes only its state), so an entry never goes stale; there are as many as versions
+/// in use.
+static VERSIONS: LazyLock<Mutex<VersionCache>> = LazyLock::new(Mutex::default);
+
+/// Version parts by (agent, version).
+type VersionCache = HashMap<(Id, String), Arc<VersionParts>>;
+
+async fn published_version(tx: &mut Conn<'_>, agent: Id, version: &str) -> Result<Arc<VersionParts>, Error> {
+    let key = (agent, version.to_owned());
+    if let Some(parts) = VERSIONS.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return Ok(Arc::clone(parts));
+    }
+    let listing = db::agents::find(tx, agent).await?;
+    let stored = db::agent_versions::find(tx, agent, version)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("{} has no version {version}", listing.agent_id)))?;
+    let workflow = serde_json::to_value(&stored_manifest(&stored)?.workflow)
+        .map_err(|error| Error::Internal(format!("workflow: {error}")))?;
+    let parts = Arc::new(VersionParts {
+        agent: AgentRef {
+            id: listing.agent_id,
+            version: stored.version.clone(),
+            manifest_digest: stored.digest.clone(),
+        },
+        workflow,
+    });
+    VERSIONS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, Arc::clone(&parts));
+    Ok(parts)
+}
+
 /// The envelope a data plane needs to run (or resume) a claimed task.
 async fn envelope(tx: &mut Conn<'_>, task: &Task, run: &Run) -> Result<TaskEnvelope, Error> {
     let deployment = db::deployments::find(tx, task.deployment_id).await?;
-    let agent = db::agents::find(tx, deployment.agent).await?;
-    let version = db::agent_versions::find(tx, agent.id, &deployment.version)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("deployment {} runs a missing version", deployment.id.0)))?;
-    let manifest = stored_manifest(&version)?;
+    let version = published_version(tx, deployment.agent, &deployment.version).await?;
     let internal = |what: &str, error: serde_json::Error| Error::Internal(format!("{what}: {error}"));
     Ok(TaskEnvelope {
         task_id: task.id.0.into(),
         run_id: run.id.0.into(),
         deployment_id: deployment.id.0.into(),
         org_id: run.org_id.0.into(),
-        agent: AgentRef {
-            id: agent.agent_id,
-            version: version.version.clone(),
-            manifest_digest: version.digest.clone(),
-        },
+        agent: version.agent.clone(),
         attempt: u32::try_from(task.attempt).unwrap_or(1),
         max_attempts: u32::try_from(task.max_attempts).unwrap_or(1),
         lease: Lease {
             expires_at: task.lease_expires_at.map_or_else(Utc::now, |at| at.0),
         },
-        workflow: serde_json::to_value(&manifest.workflow).map_err(|e| internal("workflow", e))?,
+        workflow: version.workflow.clone(),
         inputs: serde_json::from_str(&run.inputs).map_err(|e| internal("inputs", e))?,
         granted_permissions: serde_json::from_str(&deployment.granted_permissions)
             .map_err(|e| internal("permissions", e))?,
@@ -337,11 +370,7 @@ async fn claim_once(
         let claimed = db::tasks::claim(tx, caller.deployment_id, instance, max, lease_until()).await?;
         let mut envelopes = Vec::with_capacity(claimed.len());
         for task in &claimed {
-            let mut run = db::runs::find(tx, task.run_id).await?;
-            run.state = "running".to_owned();
-            run.started_at = run.started_at.or(Some(Time::now()));
-            run.attempts = task.attempt;
-            db::runs::update(tx, &run).await?;
+            let run = db::runs::start(tx, task.run_id, task.attempt, Time::now()).await?;
             envelopes.push(envelope(tx, task, &run).await?);
         }
         Ok(envelopes)
