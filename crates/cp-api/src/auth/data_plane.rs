@@ -18,23 +18,13 @@ pub struct DataPlaneCaller {
     pub org_id: Id,
 }
 
-fn presented(request: &HttpRequest) -> Option<String> {
-    let headers = request.headers();
-    let bearer = headers
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let key = headers.get("x-api-key").and_then(|value| value.to_str().ok());
-    bearer.or(key).map(|credential| credential.trim().to_owned())
-}
-
 impl FromRequest for DataPlaneCaller {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
-        let credential = presented(request);
+        let credential = super::presented(request).map(str::to_owned);
         Box::pin(async move {
             let rejected = || {
                 Error::Unauthenticated(

@@ -28,6 +28,20 @@ enum Credential<T> {
     AccessToken(T),
 }
 
+impl<T> Credential<T> {
+    /// What was presented, whichever kind it looks like.
+    fn into_inner(self) -> T {
+        match self {
+            Self::ApiKey(value) | Self::AccessToken(value) => value,
+        }
+    }
+}
+
+/// The credential presented as `X-API-Key: …` or `Authorization: Bearer …`, trimmed.
+pub(crate) fn presented(request: &HttpRequest) -> Option<&str> {
+    credential(request).ok().map(Credential::into_inner)
+}
+
 fn credential(request: &HttpRequest) -> Result<Credential<&str>, Error> {
     if let Some(value) = request.headers().get("x-api-key") {
         let key = value

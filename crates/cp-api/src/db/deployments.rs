@@ -32,6 +32,17 @@ pub struct Deployment {
     pub uninstalled_at: Option<Time>,
 }
 
+impl Deployment {
+    /// The scopes the org granted, as stored.
+    ///
+    /// # Errors
+    ///
+    /// When the stored list does not read back.
+    pub fn granted_permissions(&self) -> serde_json::Result<Vec<String>> {
+        serde_json::from_str(&self.granted_permissions)
+    }
+}
+
 /// # Errors
 ///
 /// Database errors.
@@ -138,4 +149,21 @@ pub async fn mark_degraded(conn: &mut Conn<'_>, stale_before: Time, now: Time) -
         .get_results(c)
         .await
     })
+}
+
+/// Marks a deployment `ready` because a data plane of it reported (unless it is ready or uninstalled).
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn mark_ready(conn: &mut Conn<'_>, id: Id, now: Time) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(
+        deployments::table
+            .find(id)
+            .filter(deployments::state.eq_any(["pending", "degraded", "failed"]))
+    )
+    .set((deployments::state.eq("ready"), deployments::updated_at.eq(now)))
+    .execute(c)
+    .await
+    .map(drop))
 }

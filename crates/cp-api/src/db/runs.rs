@@ -37,6 +37,17 @@ pub struct Run {
     pub finished_at: Option<Time>,
 }
 
+/// The states of a run that can still change.
+pub const UNFINISHED: [&str; 3] = ["queued", "running", "awaiting_approval"];
+
+impl Run {
+    /// Whether the run has ended (succeeded, failed, cancelled or remediated).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        !UNFINISHED.contains(&self.state.as_str())
+    }
+}
+
 /// # Errors
 ///
 /// A unique violation when the deployment has a run with the idempotency key already.
@@ -133,7 +144,7 @@ pub async fn of_org(conn: &mut Conn<'_>, org: Id, filter: &RunFilter) -> QueryRe
 pub async fn unfinished_of_deployment(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<Vec<Run>> {
     on_backend!(conn, |c| runs::table
         .filter(runs::deployment_id.eq(deployment))
-        .filter(runs::state.eq_any(["queued", "running", "awaiting_approval"]))
+        .filter(runs::state.eq_any(UNFINISHED))
         .select(Run::as_select())
         .load(c)
         .await)

@@ -53,17 +53,26 @@ pub async fn update(conn: &mut Conn<'_>, task: &Task) -> QueryResult<()> {
         .map(drop))
 }
 
-/// Moves a task to a new delivery id (after a lost lease or a retryable failure).
+/// Puts a task back for its next delivery: a new id (so whoever held the last one can no longer report
+/// on it), attempt + 1, unleased, its event numbering restarted; the new delivery.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn redeliver(conn: &mut Conn<'_>, old: Id, task: &Task) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::update(tasks::table.find(old))
-        .set((tasks::id.eq(task.id), task))
+pub async fn redeliver(conn: &mut Conn<'_>, task: &Task) -> QueryResult<Task> {
+    let next = Task {
+        id: Id::new(),
+        attempt: task.attempt + 1,
+        leased_by: None,
+        lease_expires_at: None,
+        last_seq: 0,
+        ..task.clone()
+    };
+    on_backend!(conn, |c| diesel::update(tasks::table.find(task.id))
+        .set((tasks::id.eq(next.id), &next))
         .execute(c)
-        .await
-        .map(drop))
+        .await)?;
+    Ok(next)
 }
 
 /// # Errors

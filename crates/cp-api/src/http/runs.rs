@@ -322,8 +322,7 @@ mod live {
                 live.quiet_since = tokio::time::Instant::now();
                 let mut chunk = String::new();
                 for event in &events {
-                    let mut body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
-                    body["attempt"] = serde_json::json!(event.attempt);
+                    let body = crate::service::runs::event_json(event)?;
                     chunk.push_str(&format!(
                         "id: {}-{}\nevent: {}\ndata: {body}\n\n",
                         event.attempt, event.seq, event.kind
@@ -331,10 +330,7 @@ mod live {
                 }
                 return Ok(Bytes::from(chunk));
             }
-            if matches!(
-                run.state.as_str(),
-                "succeeded" | "failed" | "cancelled" | "remediated"
-            ) {
+            if run.is_finished() {
                 let end = serde_json::json!({"run_id": run.id.0, "state": run.state});
                 return Ok(Bytes::from(format!("event: end\ndata: {end}\n\n")));
             }

@@ -159,12 +159,7 @@ pub async fn register(
             },
         )
         .await?;
-        let mut deployment = db::deployments::find(tx, caller.deployment_id).await?;
-        if deployment.state != "ready" {
-            deployment.state = "ready".to_owned();
-            deployment.updated_at = now;
-            db::deployments::update(tx, &deployment).await?;
-        }
+        db::deployments::mark_ready(tx, caller.deployment_id, now).await?;
         Ok(RegistrationAck {
             deployment_id: caller.deployment_id.0.into(),
             heartbeat_interval_ms: u64::try_from(HEARTBEAT_INTERVAL.as_millis()).unwrap_or(u64::MAX),
@@ -194,12 +189,7 @@ pub async fn heartbeat(
                 heartbeat.instance_id
             )));
         }
-        let mut deployment = db::deployments::find(tx, caller.deployment_id).await?;
-        if deployment.state == "degraded" {
-            deployment.state = "ready".to_owned();
-            deployment.updated_at = Time::now();
-            db::deployments::update(tx, &deployment).await?;
-        }
+        db::deployments::mark_ready(tx, caller.deployment_id, Time::now()).await?;
         let until = lease_until();
         let kept = db::tasks::extend(tx, caller.deployment_id, &heartbeat.instance_id, &held, until).await?;
         let mut ack = HeartbeatAck::default();
@@ -270,17 +260,8 @@ async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Er
             run.finished_at = Some(Time::now());
             db::runs::update(tx, &run).await?;
         } else {
-            let old = task.id;
-            let again = Task {
-                id: Id::new(),
-                attempt: task.attempt + 1,
-                leased_by: None,
-                lease_expires_at: None,
-                last_seq: 0,
-                ..task
-            };
-            db::tasks::redeliver(tx, old, &again).await?;
-            tracing::info!(task = %old.0, next = %again.id.0, %holder, "lease lost; task put back");
+            let next = db::tasks::redeliver(tx, &task).await?;
+            tracing::info!(task = %task.id.0, next = %next.id.0, %holder, "lease lost; task put back");
         }
     }
     Ok(())
@@ -328,25 +309,29 @@ async fn published_version(tx: &mut Conn<'_>, agent: Id, version: &str) -> Resul
 }
 
 /// The envelope a data plane needs to run (or resume) a claimed task.
-async fn envelope(tx: &mut Conn<'_>, task: &Task, run: &Run) -> Result<TaskEnvelope, Error> {
-    let deployment = db::deployments::find(tx, task.deployment_id).await?;
-    let version = published_version(tx, deployment.agent, &deployment.version).await?;
+/// What every task of one claim shares: they are all of the caller's deployment.
+struct Claimed {
+    deployment: Id,
+    version: Arc<VersionParts>,
+    granted_permissions: Vec<String>,
+}
+
+fn envelope(claimed: &Claimed, task: &Task, run: &Run) -> Result<TaskEnvelope, Error> {
     let internal = |what: &str, error: serde_json::Error| Error::Internal(format!("{what}: {error}"));
     Ok(TaskEnvelope {
         task_id: task.id.0.into(),
         run_id: run.id.0.into(),
-        deployment_id: deployment.id.0.into(),
+        deployment_id: claimed.deployment.0.into(),
         org_id: run.org_id.0.into(),
-        agent: version.agent.clone(),
+        agent: claimed.version.agent.clone(),
         attempt: u32::try_from(task.attempt).unwrap_or(1),
         max_attempts: u32::try_from(task.max_attempts).unwrap_or(1),
         lease: Lease {
             expires_at: task.lease_expires_at.map_or_else(Utc::now, |at| at.0),
         },
-        workflow: version.workflow.clone(),
+        workflow: claimed.version.workflow.clone(),
         inputs: serde_json::from_str(&run.inputs).map_err(|e| internal("inputs", e))?,
-        granted_permissions: serde_json::from_str(&deployment.granted_permissions)
-            .map_err(|e| internal("permissions", e))?,
+        granted_permissions: claimed.granted_permissions.clone(),
         checkpoint: run
             .checkpoint
             .as_deref()
@@ -368,10 +353,21 @@ async fn claim_once(
     db::transaction(conn, async |tx| {
         recover_lost_leases(tx, caller.deployment_id).await?;
         let claimed = db::tasks::claim(tx, caller.deployment_id, instance, max, lease_until()).await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let deployment = db::deployments::find(tx, caller.deployment_id).await?;
+        let shared = Claimed {
+            deployment: deployment.id,
+            version: published_version(tx, deployment.agent, &deployment.version).await?,
+            granted_permissions: deployment
+                .granted_permissions()
+                .map_err(|error| Error::Internal(format!("permissions: {error}")))?,
+        };
         let mut envelopes = Vec::with_capacity(claimed.len());
         for task in &claimed {
             let run = db::runs::start(tx, task.run_id, task.attempt, Time::now()).await?;
-            envelopes.push(envelope(tx, task, &run).await?);
+            envelopes.push(envelope(&shared, task, &run)?);
         }
         Ok(envelopes)
     })
@@ -564,16 +560,8 @@ pub async fn finish(
             Outcome::Failed(failure)
                 if failure.retryable && !task.cancel_requested && task.attempt < task.max_attempts =>
             {
-                let again = Task {
-                    id: Id::new(),
-                    attempt: task.attempt + 1,
-                    leased_by: None,
-                    lease_expires_at: None,
-                    last_seq: 0,
-                    ..task.clone()
-                };
-                db::tasks::redeliver(tx, task.id, &again).await?;
-                db::tasks::announce(tx, again.deployment_id).await?;
+                let next = db::tasks::redeliver(tx, &task).await?;
+                db::tasks::announce(tx, next.deployment_id).await?;
                 run.state = "queued".to_owned();
                 run.failure_reason = Some(failure.reason);
                 db::runs::update(tx, &run).await?;

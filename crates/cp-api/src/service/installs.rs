@@ -2,6 +2,8 @@
 //! it grants, gets the deployment's data-plane credential once, and can upgrade, roll back and uninstall.
 
 use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as Slot;
 
 use protocol::FieldError;
 use serde::{Deserialize, Serialize};
@@ -69,7 +71,8 @@ impl DeploymentView {
             deployment_type: deployment.deployment_type.clone(),
             state: deployment.state.clone(),
             config: serde_json::from_str(&deployment.config).map_err(|e| stored("config", e))?,
-            granted_permissions: serde_json::from_str(&deployment.granted_permissions)
+            granted_permissions: deployment
+                .granted_permissions()
                 .map_err(|e| stored("permissions", e))?,
             credential_prefix: deployment.credential_prefix.clone(),
             created_at: deployment.created_at.0,
@@ -254,11 +257,14 @@ pub async fn list(
     with_uninstalled: bool,
 ) -> Result<Vec<DeploymentView>, Error> {
     let mut views = Vec::new();
+    // An org installs few agents, often several times: read each listing once.
+    let mut agent_ids = HashMap::new();
     for deployment in db::deployments::of_org(conn, org, with_uninstalled).await? {
-        views.push(DeploymentView::of(
-            &deployment,
-            &agent_id_of(conn, &deployment).await?,
-        )?);
+        let agent_id = match agent_ids.entry(deployment.agent) {
+            Slot::Occupied(known) => known.into_mut(),
+            Slot::Vacant(slot) => slot.insert(agent_id_of(conn, &deployment).await?),
+        };
+        views.push(DeploymentView::of(&deployment, agent_id)?);
     }
     Ok(views)
 }
@@ -297,7 +303,8 @@ pub async fn upgrade(
         let granted = match granted {
             Some(granted) => check_grants(&granted, &asked)?,
             None => {
-                let held: Vec<String> = serde_json::from_str(&deployment.granted_permissions)
+                let held = deployment
+                    .granted_permissions()
                     .map_err(|error| Error::Internal(format!("stored permissions: {error}")))?;
                 held.into_iter().filter(|scope| asked.contains(scope)).collect()
             }
@@ -333,7 +340,8 @@ pub async fn rollback(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<Deplo
             .filter(|found| matches!(found.state.as_str(), "published" | "deprecated"))
             .ok_or_else(|| Error::Conflict(format!("version {previous} can no longer run")))?;
         let asked = asked_scopes(&target)?;
-        let held: Vec<String> = serde_json::from_str(&deployment.granted_permissions)
+        let held = deployment
+            .granted_permissions()
             .map_err(|error| Error::Internal(format!("stored permissions: {error}")))?;
         let granted: Vec<String> = held.into_iter().filter(|scope| asked.contains(scope)).collect();
         let from = std::mem::replace(&mut deployment.version, previous);

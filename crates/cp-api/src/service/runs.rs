@@ -243,10 +243,10 @@ pub async fn create(
     .await;
     match (created, key) {
         // Two requests with one key at once: the other committed first; answer as a retry would be.
-        (Err(Error::Conflict(_)), Some(key)) => {
+        (Err(Error::Conflict(conflict)), Some(key)) => {
             match db::runs::by_idempotency_key(conn, deployment, key).await? {
                 Some(existing) => same_key(existing),
-                None => Err(Error::Conflict("the deployment is uninstalled".to_owned())),
+                None => Err(Error::Conflict(conflict)),
             }
         }
         (result, _) => result,
@@ -277,12 +277,19 @@ pub async fn events(conn: &mut Conn<'_>, id: Id) -> Result<Vec<Value>, Error> {
     db::run_events::of_run(conn, id)
         .await?
         .iter()
-        .map(|event| {
-            let mut body = parsed(&event.body, "event")?;
-            body["attempt"] = json!(event.attempt);
-            Ok(body)
-        })
+        .map(event_json)
         .collect()
+}
+
+/// A stored event as clients see it: as its data plane sent it, with the `attempt` it belongs to.
+///
+/// # Errors
+///
+/// [`Error::Internal`] when the stored event does not read back.
+pub fn event_json(event: &db::run_events::StoredEvent) -> Result<Value, Error> {
+    let mut body = parsed(&event.body, "event")?;
+    body["attempt"] = json!(event.attempt);
+    Ok(body)
 }
 
 /// One run, with its node timeline.
@@ -413,7 +420,7 @@ pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<RunView
 async fn cancel_within(tx: &mut Conn<'_>, actor: &Actor, id: Id) -> Result<RunView, Error> {
     {
         let mut run = db::runs::find(tx, id).await?;
-        if !matches!(run.state.as_str(), "queued" | "running" | "awaiting_approval") {
+        if run.is_finished() {
             return Err(Error::Conflict(format!(
                 "the run has finished: it is {}",
                 run.state
