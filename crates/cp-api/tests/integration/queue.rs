@@ -93,28 +93,39 @@ fn checkpoint(seq: u64, node: &str) -> Value {
            "checkpoint": {"seq": seq, "nodes": {node: {"output": {"rows": 15000}, "attempt": 1, "finished_at": "2026-11-23T10:00:00Z"}}, "state": {}}})
 }
 
-/// Sets a task's lease to have run out, as if its data plane had vanished a minute ago.
-async fn expire_leases(app: &TestApp) {
+/// Runs `UPDATE <table> SET <column> = <minutes ago> <rest>` on the app's database, to age what the
+/// control plane keeps the time of.
+async fn backdate(app: &TestApp, table: &str, column: &str, rest: &str, minutes: i64) {
+    use diesel_async::RunQueryDsl;
+    let past =
+        cp_api::db::Time::from_unix_micros(chrono::Utc::now().timestamp_micros() - minutes * 60_000_000);
     let mut pooled = app.state.pool.get().await.unwrap();
-    let past = cp_api::db::Time::from_unix_micros(chrono::Utc::now().timestamp_micros() - 120_000_000);
-    match pooled.conn() {
+    let (placeholder, mut conn) = match pooled.conn() {
+        conn @ cp_api::db::Conn::Postgres(_) => ("$1", conn),
+        conn @ cp_api::db::Conn::Sqlite(_) => ("?", conn),
+    };
+    let sql = format!("UPDATE {table} SET {column} = {placeholder} {rest}");
+    match &mut conn {
         cp_api::db::Conn::Postgres(c) => {
-            use diesel_async::RunQueryDsl;
-            diesel::sql_query("UPDATE tasks SET lease_expires_at = $1 WHERE leased_by IS NOT NULL")
+            diesel::sql_query(sql)
                 .bind::<cp_api::db::sql_types::Timestamptz, _>(past)
-                .execute(c)
+                .execute(&mut **c)
                 .await
                 .unwrap();
         }
         cp_api::db::Conn::Sqlite(c) => {
-            use diesel_async::RunQueryDsl;
-            diesel::sql_query("UPDATE tasks SET lease_expires_at = ? WHERE leased_by IS NOT NULL")
+            diesel::sql_query(sql)
                 .bind::<cp_api::db::sql_types::Timestamptz, _>(past)
-                .execute(c)
+                .execute(&mut **c)
                 .await
                 .unwrap();
         }
     }
+}
+
+/// Sets every held task's lease to have run out, as if its data plane had vanished two minutes ago.
+async fn expire_leases(app: &TestApp) {
+    backdate(app, "tasks", "lease_expires_at", "WHERE leased_by IS NOT NULL", 2).await;
 }
 
 /// A run's live event stream, read to its end.
@@ -388,19 +399,7 @@ on_both_backends! {
         assert!(sweep().await.is_empty(), "it just reported");
         assert_eq!(state().await, "ready");
 
-        let mut pooled = app.state.pool.get().await.unwrap();
-        let past = cp_api::db::Time::from_unix_micros(chrono::Utc::now().timestamp_micros() - 600_000_000);
-        match pooled.conn() {
-            cp_api::db::Conn::Postgres(c) => {
-                use diesel_async::RunQueryDsl;
-                diesel::sql_query("UPDATE data_planes SET last_seen_at = $1").bind::<cp_api::db::sql_types::Timestamptz, _>(past).execute(c).await.unwrap();
-            }
-            cp_api::db::Conn::Sqlite(c) => {
-                use diesel_async::RunQueryDsl;
-                diesel::sql_query("UPDATE data_planes SET last_seen_at = ?").bind::<cp_api::db::sql_types::Timestamptz, _>(past).execute(c).await.unwrap();
-            }
-        }
-        drop(pooled);
+        backdate(&app, "data_planes", "last_seen_at", "", 10).await;
         assert_eq!(sweep().await.len(), 1);
         assert_eq!(state().await, "degraded");
         let beat = dp(&app, &at.credential, "heartbeat", Some(json!({"instance_id": "dp-1", "tasks": []}))).await;
