@@ -12,6 +12,9 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   export TEST_DATABASE_URL="$PG_URL"
 fi
 
+# The official A2A client, for the A2A tests.
+export A2A_PYTHON="${A2A_PYTHON:-$(scripts/a2a-sdk.sh)}"
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else

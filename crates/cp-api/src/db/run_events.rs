@@ -72,3 +72,19 @@ pub async fn after(
         .load(c)
         .await)
 }
+
+/// The id (attempt, seq) of a run's latest event; (0, 0) when it has none.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn latest(conn: &mut Conn<'_>, run: Id) -> QueryResult<(i32, i64)> {
+    let found: QueryResult<Option<(i32, i64)>> = on_backend!(conn, |c| run_events::table
+        .filter(run_events::run_id.eq(run))
+        .order((run_events::attempt.desc(), run_events::seq.desc()))
+        .select((run_events::attempt, run_events::seq))
+        .first(c)
+        .await
+        .optional());
+    Ok(found?.unwrap_or((0, 0)))
+}

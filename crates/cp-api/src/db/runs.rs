@@ -99,7 +99,8 @@ pub async fn by_idempotency_key(conn: &mut Conn<'_>, deployment: Id, key: &str) 
 /// Which of an org's runs to list.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
-    pub state: Option<String>,
+    /// Runs in any of these states (all when empty).
+    pub states: Vec<String>,
     pub deployment: Option<Id>,
     /// Only runs created before this one (keyset: newest first).
     pub before: Option<(Time, Id)>,
@@ -119,8 +120,8 @@ pub async fn of_org(conn: &mut Conn<'_>, org: Id, filter: &RunFilter) -> QueryRe
             .limit(filter.limit)
             .select(Run::as_select())
             .into_boxed();
-        if let Some(state) = &filter.state {
-            query = query.filter(runs::state.eq(state.clone()));
+        if !filter.states.is_empty() {
+            query = query.filter(runs::state.eq_any(filter.states.clone()));
         }
         if let Some(deployment) = filter.deployment {
             query = query.filter(runs::deployment_id.eq(deployment));
@@ -133,6 +134,24 @@ pub async fn of_org(conn: &mut Conn<'_>, org: Id, filter: &RunFilter) -> QueryRe
             );
         }
         query.load(c).await
+    })
+}
+
+/// How many of an org's runs the filter's states and deployment select (its keyset and limit aside).
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn count_of_org(conn: &mut Conn<'_>, org: Id, filter: &RunFilter) -> QueryResult<i64> {
+    on_backend!(conn, |c| {
+        let mut query = runs::table.filter(runs::org_id.eq(org)).count().into_boxed();
+        if !filter.states.is_empty() {
+            query = query.filter(runs::state.eq_any(filter.states.clone()));
+        }
+        if let Some(deployment) = filter.deployment {
+            query = query.filter(runs::deployment_id.eq(deployment));
+        }
+        query.get_result(c).await
     })
 }
 

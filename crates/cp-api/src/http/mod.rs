@@ -1,5 +1,6 @@
 //! The HTTP surface: one module per resource, each with a `configure` that mounts its routes.
 
+pub mod a2a;
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
@@ -103,6 +104,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(runs::configure)
             .configure(data_plane::configure)
             .configure(audit::configure),
+    )
+    .service(
+        web::scope("/a2a")
+            .wrap(actix_web::middleware::from_fn(rate_limit::limit))
+            .configure(a2a::configure),
     )
     .default_service(web::to(not_found));
 }

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 use utoipa_scalar::Scalar;
 
-use super::{agents, api_keys, audit, auth, data_plane, deployments, health, me, members, runs};
+use super::{a2a, agents, api_keys, audit, auth, data_plane, deployments, health, me, members, runs};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/openapi.json", web::get().to(document))
@@ -82,6 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         data_plane::fail,
         audit::org_log,
         audit::platform_log,
+        a2a::card,
+        a2a::call,
     ),
     components(
         schemas(protocol::Problem),
@@ -112,6 +114,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (name = "runs", description = "Runs of a deployment"),
         (name = "data-plane", description = "The protocol a deployment's data plane speaks"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "a2a", description = "Every deployment as an A2A agent (protocol 1.0, JSON-RPC)"),
     )
 )]
 pub struct ApiDoc;

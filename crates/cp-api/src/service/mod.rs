@@ -1,5 +1,6 @@
 //! Business rules, free of HTTP.
 
+pub mod a2a;
 pub mod accounts;
 pub mod audit;
 pub mod browse;

@@ -369,11 +369,37 @@ pub async fn list(conn: &mut Conn<'_>, org: Id, query: &RunQuery) -> Result<Page
             STATES.join(", ")
         )));
     }
-    let limit = query.limit.unwrap_or(20);
+    let selection = Selection {
+        states: query.state.iter().cloned().collect(),
+        deployment: query.deployment_id.map(Id),
+        cursor: query.cursor.as_deref(),
+        limit: query.limit.unwrap_or(20),
+    };
+    select(conn, org, selection).await
+}
+
+/// Which of an org's runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct Selection<'a> {
+    /// Runs in any of these states (all when empty).
+    pub states: Vec<String>,
+    pub deployment: Option<Id>,
+    /// Where the previous page ended.
+    pub cursor: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// A page of an org's runs, newest first.
+///
+/// # Errors
+///
+/// [`Error::BadRequest`] for a bad cursor or a limit outside 1..=100.
+pub async fn select(conn: &mut Conn<'_>, org: Id, selection: Selection<'_>) -> Result<Page<RunView>, Error> {
+    let limit = selection.limit;
     if !(1..=100).contains(&limit) {
         return Err(Error::BadRequest(format!("limit {limit} is outside 1..=100")));
     }
-    let before = match &query.cursor {
+    let before = match selection.cursor {
         None => None,
         Some(text) => {
             let cursor: Cursor = URL_SAFE_NO_PAD
@@ -385,8 +411,8 @@ pub async fn list(conn: &mut Conn<'_>, org: Id, query: &RunQuery) -> Result<Page
         }
     };
     let filter = RunFilter {
-        state: query.state.clone(),
-        deployment: query.deployment_id.map(Id),
+        states: selection.states,
+        deployment: selection.deployment,
         before,
         limit: limit + 1,
     };

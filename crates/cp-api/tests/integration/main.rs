@@ -2,6 +2,8 @@
 
 mod support;
 
+mod a2a;
+mod a2a_sdk;
 mod accounts;
 mod audit;
 mod catalog;

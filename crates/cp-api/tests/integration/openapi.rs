@@ -54,6 +54,8 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v1/orgs/{org}/agents/{agent_id}/reviews/{review}/reply",
     ),
     ("GET", "/api/v1/audit"),
+    ("GET", "/a2a/{deployment}/.well-known/agent-card.json"),
+    ("POST", "/a2a/{deployment}"),
     ("POST", "/api/v1/orgs/{org}/install"),
     ("GET", "/api/v1/orgs/{org}/deployments"),
     ("GET", "/api/v1/deployments/{deployment}"),

@@ -9,16 +9,16 @@ use serde_json::{Value, json};
 use crate::catalog::{NORMALIZER, market, publish};
 use crate::support::{Answer, Backend, TestApp, User, on_both_backends};
 
-const AGENT: &str = "com.aicloud.finops.billing-normalizer";
+pub const AGENT: &str = "com.aicloud.finops.billing-normalizer";
 
 /// An org that installed the billing normalizer, with the deployment's credential.
-struct Installed {
-    operator: User,
-    deployment: String,
-    credential: String,
+pub struct Installed {
+    pub operator: User,
+    pub deployment: String,
+    pub credential: String,
 }
 
-async fn installed(app: &TestApp, org_name: &str) -> Installed {
+pub async fn installed(app: &TestApp, org_name: &str) -> Installed {
     let operator = app
         .user(
             &format!("ops@{}.example", org_name.to_lowercase()),
@@ -44,7 +44,7 @@ async fn installed(app: &TestApp, org_name: &str) -> Installed {
     }
 }
 
-fn inputs() -> Value {
+pub fn inputs() -> Value {
     json!({"inputs": {"billing_source": "s3://acme-billing/exports", "period": "2026-10"}})
 }
 
@@ -60,7 +60,7 @@ async fn start_run(app: &TestApp, at: &Installed, body: Value, key: Option<&str>
 }
 
 /// A data-plane call with the deployment's credential.
-async fn dp(app: &TestApp, credential: &str, path: &str, body: Option<Value>) -> Answer {
+pub async fn dp(app: &TestApp, credential: &str, path: &str, body: Option<Value>) -> Answer {
     let request = match body {
         Some(body) => TestRequest::post()
             .uri(&format!("/api/v1/dp/{path}"))
@@ -71,7 +71,7 @@ async fn dp(app: &TestApp, credential: &str, path: &str, body: Option<Value>) ->
         .await
 }
 
-async fn claim(app: &TestApp, credential: &str, instance: &str, max: u32) -> Vec<Value> {
+pub async fn claim(app: &TestApp, credential: &str, instance: &str, max: u32) -> Vec<Value> {
     let answer = dp(
         app,
         credential,
@@ -83,7 +83,7 @@ async fn claim(app: &TestApp, credential: &str, instance: &str, max: u32) -> Vec
     answer.body["tasks"].as_array().unwrap().clone()
 }
 
-fn finished(seq: u64, node: &str) -> Value {
+pub fn finished(seq: u64, node: &str) -> Value {
     json!({"seq": seq, "at": "2026-11-23T10:00:00Z", "type": "finished", "node": node, "attempt": 1,
            "status": "succeeded", "duration_ms": 12, "message": null, "counters": {"records": 15000}})
 }

@@ -1,4 +1,4 @@
-//! The agent-to-agent hand-over message.
+//! The hand-over message between the agents of a workflow.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
