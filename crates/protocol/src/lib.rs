@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod a2a;
+pub mod approval;
 pub mod dataplane;
 pub mod event;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod task;
 pub mod trace;
 
 pub use a2a::{A2aMessage, A2aStatus};
+pub use approval::{ApprovalRequest, Suspension};
 pub use dataplane::{Heartbeat, HeartbeatAck, LeaseExtension, Registration, RegistrationAck};
 pub use event::{EventBatch, EventKind, LogLevel, RunEvent, StepStatus};
 pub use ids::{AgentVersionId, ApprovalId, DeploymentId, OrgId, RunId, TaskId, UserId};

@@ -6,6 +6,7 @@
 pub mod agent_versions;
 pub mod agents;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 mod blocking;
 pub mod data_planes;

@@ -4,6 +4,30 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    approvals (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        run_id -> Uuid,
+        deployment_id -> Uuid,
+        task_id -> Uuid,
+        node -> Text,
+        action -> Text,
+        impact -> Text,
+        reason -> Nullable<Text>,
+        decider_role -> Text,
+        state -> Text,
+        requested_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     agent_versions (id) {
         id -> Uuid,
         agent -> Uuid,
@@ -277,6 +301,10 @@ diesel::table! {
 }
 
 diesel::joinable!(agent_versions -> agents (agent));
+diesel::joinable!(approvals -> deployments (deployment_id));
+diesel::joinable!(approvals -> orgs (org_id));
+diesel::joinable!(approvals -> runs (run_id));
+diesel::joinable!(approvals -> users (decided_by));
 diesel::joinable!(agents -> orgs (owner_org_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(data_planes -> deployments (deployment_id));
@@ -297,6 +325,7 @@ diesel::joinable!(tasks -> runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     agent_versions,
+    approvals,
     agents,
     api_keys,
     audit_head,

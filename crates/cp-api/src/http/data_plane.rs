@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use protocol::{
-    Completion, EventBatch, Failure, Heartbeat, HeartbeatAck, Registration, RegistrationAck, TaskEnvelope,
+    Completion, EventBatch, Failure, Heartbeat, HeartbeatAck, Registration, RegistrationAck, Suspension,
+    TaskEnvelope,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/dp/tasks/next", web::get().to(next))
         .route("/dp/tasks/{task}/events", web::post().to(events))
         .route("/dp/tasks/{task}/complete", web::post().to(complete))
-        .route("/dp/tasks/{task}/fail", web::post().to(fail));
+        .route("/dp/tasks/{task}/fail", web::post().to(fail))
+        .route("/dp/tasks/{task}/suspend", web::post().to(suspend));
 }
 
 /// Registers a data-plane instance of the credential's deployment.
@@ -196,6 +198,37 @@ async fn complete(
 ) -> Result<HttpResponse, Error> {
     let mut pooled = state.pool.get().await?;
     let outcome = Outcome::Completed(body.into_inner());
+    let run = queue::finish(&mut pooled.conn(), caller, Id(*path), outcome).await?;
+    state.run_changed.work_arrived();
+    Ok(HttpResponse::Ok().json(run))
+}
+
+/// Suspends a held task until a human decides: the run waits on an approval (24 hours, then it
+/// expires) and resumes from the checkpoint once approved. Repeating it is harmless.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dp/tasks/{task}/suspend",
+    operation_id = "suspendTask",
+    tag = "data-plane",
+    params(("task" = uuid::Uuid, Path, description = "The task's delivery id, from its envelope")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The run, awaiting approval (or cancelled, when it was asked to stop)", body = RunView),
+        BodyErrors,
+        Unauthenticated,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
+async fn suspend(
+    caller: DataPlaneCaller,
+    state: web::Data<AppState>,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<Suspension>,
+) -> Result<HttpResponse, Error> {
+    let mut pooled = state.pool.get().await?;
+    let outcome = Outcome::Suspended(body.into_inner());
     let run = queue::finish(&mut pooled.conn(), caller, Id(*path), outcome).await?;
     state.run_changed.work_arrived();
     Ok(HttpResponse::Ok().json(run))

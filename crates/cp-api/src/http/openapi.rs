@@ -80,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         data_plane::events,
         data_plane::complete,
         data_plane::fail,
+        data_plane::suspend,
         audit::org_log,
         audit::platform_log,
         a2a::card,

@@ -518,11 +518,19 @@ pub async fn events(
 pub enum Outcome {
     Completed(Completion),
     Failed(Failure),
+    /// The run waits for a human: it resumes from the checkpoint once approved.
+    Suspended(protocol::Suspension),
 }
 
+/// How long an approval waits for a decision before it expires (and the run with it).
+pub const APPROVAL_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// The org role that decides approvals (besides its admins).
+pub const DECIDER_ROLE: &str = "approver";
+
 /// Ends a task: its run succeeds, is put back for another attempt (a retryable failure with attempts
-/// left), fails, or, when it was asked to stop, is cancelled. Reporting the same end again changes
-/// nothing.
+/// left), fails, waits for an approval (suspended: the task leaves the queue, the checkpoint and an
+/// approval are stored), or, when it was asked to stop, is cancelled. Reporting the same end again
+/// changes nothing.
 ///
 /// # Errors
 ///
@@ -552,11 +560,47 @@ pub async fn finish(
         let mut run = db::runs::find(tx, task.run_id).await?;
         let now = Time::now();
         let usage = match &outcome {
-            Outcome::Completed(completion) => &completion.usage,
-            Outcome::Failed(failure) => &failure.usage,
+            Outcome::Completed(completion) => Some(&completion.usage),
+            Outcome::Failed(failure) => Some(&failure.usage),
+            Outcome::Suspended(_) => None,
         };
-        run.usage = Some(usage_json(usage));
+        if let Some(usage) = usage {
+            run.usage = Some(usage_json(usage));
+        }
         match outcome {
+            Outcome::Suspended(suspension) if !task.cancel_requested => {
+                let request = suspension.approval;
+                db::approvals::insert(
+                    tx,
+                    &db::approvals::Approval {
+                        id: Id::new(),
+                        org_id: run.org_id,
+                        run_id: run.id,
+                        deployment_id: run.deployment_id,
+                        task_id: task.id,
+                        node: request.node,
+                        action: request.action.to_string(),
+                        impact: request.impact.to_string(),
+                        reason: request.reason,
+                        decider_role: DECIDER_ROLE.to_owned(),
+                        state: "pending".to_owned(),
+                        requested_at: now,
+                        expires_at: Time(now.0 + APPROVAL_TTL),
+                        decided_by: None,
+                        decided_at: None,
+                        comment: None,
+                    },
+                )
+                .await?;
+                run.state = "awaiting_approval".to_owned();
+                run.checkpoint = Some(serde_json::to_string(&suspension.checkpoint).unwrap_or_default());
+                run.finished_by_task = Some(task.id);
+                db::tasks::delete(tx, task.id).await?;
+                db::runs::update(tx, &run).await?;
+                return crate::service::runs::RunView::of(&run);
+            }
+            // Asked to stop while it was asking for approval: it stops.
+            Outcome::Suspended(_) => run.state = "cancelled".to_owned(),
             Outcome::Failed(failure)
                 if failure.retryable && !task.cancel_requested && task.attempt < task.max_attempts =>
             {

@@ -74,6 +74,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/dp/tasks/{task}/events"),
     ("POST", "/api/v1/dp/tasks/{task}/complete"),
     ("POST", "/api/v1/dp/tasks/{task}/fail"),
+    ("POST", "/api/v1/dp/tasks/{task}/suspend"),
 ];
 
 /// `(method, path)` of every operation in the document, methods in capitals.

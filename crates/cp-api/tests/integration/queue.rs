@@ -351,6 +351,58 @@ on_both_backends! {
         assert_eq!(stopped.body["state"], "cancelled", "{:?}", stopped.body);
     }
 
+    async fn a_suspended_run_waits_on_an_approval_with_its_checkpoint(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let run = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let batch = json!({"events": [finished(1, "load"), checkpoint(2, "load")]});
+        assert_eq!(dp(&app, &at.credential, &format!("tasks/{task}/events"), Some(batch)).await.status, StatusCode::OK);
+
+        let suspension = json!({
+            "checkpoint": {"seq": 2, "nodes": {"load": {"output": {"rows": 15000}, "attempt": 1, "finished_at": "2026-11-23T10:00:00Z"}}, "state": {}},
+            "approval": {"node": "remediate", "action": {"tool": "rightsize", "instance": "i-123"}, "impact": {"monthly_saving": "412.00"}, "reason": "changes production"},
+        });
+        let suspended = dp(&app, &at.credential, &format!("tasks/{task}/suspend"), Some(suspension.clone())).await;
+        assert_eq!((suspended.status, suspended.body["state"].as_str()), (StatusCode::OK, Some("awaiting_approval")), "{:?}", suspended.body);
+        assert_eq!(suspended.body["finished_at"], Value::Null, "a suspended run has not ended");
+        let again = dp(&app, &at.credential, &format!("tasks/{task}/suspend"), Some(suspension.clone())).await;
+        assert_eq!((again.status, again.body["state"].as_str()), (StatusCode::OK, Some("awaiting_approval")), "a repeated suspend is harmless");
+        assert!(claim(&app, &at.credential, "dp-1", 8).await.is_empty(), "a suspended run is not in the queue");
+
+        let approvals = {
+            let mut pooled = app.state.pool.get().await.unwrap();
+            let id = cp_api::db::Id(run.parse().unwrap());
+            cp_api::db::approvals::of_run(&mut pooled.conn(), id).await.unwrap()
+        };
+        assert_eq!(approvals.len(), 1, "one approval, however often it is asked for");
+        let approval = &approvals[0];
+        assert_eq!((approval.node.as_str(), approval.state.as_str(), approval.decider_role.as_str()), ("remediate", "pending", "approver"));
+        assert_eq!(serde_json::from_str::<Value>(&approval.impact).unwrap()["monthly_saving"], "412.00");
+        assert_eq!((approval.expires_at.0 - approval.requested_at.0).num_hours(), 24);
+        let stored = {
+            let mut pooled = app.state.pool.get().await.unwrap();
+            cp_api::db::runs::find(&mut pooled.conn(), cp_api::db::Id(run.parse().unwrap())).await.unwrap()
+        };
+        assert_eq!(serde_json::from_str::<Value>(stored.checkpoint.as_deref().unwrap()).unwrap(), suspension["checkpoint"]);
+
+        let unknown = dp(&app, &at.credential, &format!("tasks/{}/suspend", uuid::Uuid::nil()), Some(suspension)).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        let malformed = dp(&app, &at.credential, &format!("tasks/{task}/suspend"), Some(json!({"approval": {}}))).await;
+        assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", malformed.body);
+
+        // Asked to stop while it asks for approval: it stops instead.
+        let second = start_run(&app, &at, json!({"inputs": {"billing_source": "s3://b", "period": "2026-11"}}), None).await.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let cancel = app.post(&format!("/api/v1/runs/{second}/cancel"), json!({}), Some(&at.operator.token)).await;
+        assert_eq!(cancel.status, StatusCode::OK);
+        let stopping = json!({"checkpoint": {"seq": 0, "nodes": {}, "state": {}}, "approval": {"node": "gate", "action": {}}});
+        let stopped = dp(&app, &at.credential, &format!("tasks/{task}/suspend"), Some(stopping)).await;
+        assert_eq!(stopped.body["state"], "cancelled", "{:?}", stopped.body);
+    }
+
     async fn live_events_replay_stream_and_resume_in_order(backend: Backend) {
         let app = TestApp::start(backend).await;
         let market = market(&app).await;
