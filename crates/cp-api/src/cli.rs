@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// Requests a credential may make at once before its steady rate applies.
     #[arg(long, env = "CP_RATE_LIMIT_BURST", default_value_t = 100)]
     pub rate_limit_burst: u32,
+    /// How often a waiting long-poll claim looks for work unbidden (`1s`, `500ms`): the safety net under
+    /// the wake-ups a queued run sends, and when lost leases are noticed.
+    #[arg(long, env = "CP_CLAIM_RECHECK", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub claim_recheck: std::time::Duration,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

@@ -44,6 +44,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         burst: args.rate_limit_burst,
     })
     .map(std::sync::Arc::new);
+    state.wake = std::sync::Arc::new(queue::TaskWake::with_recheck(args.claim_recheck));
     queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");

@@ -11,6 +11,7 @@ mod health;
 mod installs;
 mod migrations;
 mod openapi;
+mod processes;
 mod queue;
 mod rate_limits;
 mod roles;
