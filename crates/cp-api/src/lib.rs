@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod bus;
 pub mod cli;
 pub mod db;
 pub mod error;

@@ -133,7 +133,7 @@ pub async fn by_credential_prefix(conn: &mut Conn<'_>, prefix: &str) -> QueryRes
 /// # Errors
 ///
 /// Database errors.
-pub async fn mark_degraded(conn: &mut Conn<'_>, stale_before: Time, now: Time) -> QueryResult<Vec<Id>> {
+pub async fn mark_degraded(conn: &mut Conn<'_>, stale_before: Time, now: Time) -> QueryResult<Vec<(Id, Id)>> {
     use super::schema::data_planes;
     on_backend!(conn, |c| {
         let reporting = data_planes::table
@@ -145,25 +145,27 @@ pub async fn mark_degraded(conn: &mut Conn<'_>, stale_before: Time, now: Time) -
                 .filter(diesel::dsl::not(diesel::dsl::exists(reporting))),
         )
         .set((deployments::state.eq("degraded"), deployments::updated_at.eq(now)))
-        .returning(deployments::id)
+        .returning((deployments::id, deployments::org_id))
         .get_results(c)
         .await
     })
 }
 
-/// Marks a deployment `ready` because a data plane of it reported (unless it is ready or uninstalled).
+/// Marks a deployment `ready` because a data plane of it reported (unless it is ready or uninstalled); its
+/// org when it changed.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn mark_ready(conn: &mut Conn<'_>, id: Id, now: Time) -> QueryResult<()> {
+pub async fn mark_ready(conn: &mut Conn<'_>, id: Id, now: Time) -> QueryResult<Option<Id>> {
     on_backend!(conn, |c| diesel::update(
         deployments::table
             .find(id)
             .filter(deployments::state.eq_any(["pending", "degraded", "failed"]))
     )
     .set((deployments::state.eq("ready"), deployments::updated_at.eq(now)))
-    .execute(c)
+    .returning(deployments::org_id)
+    .get_result(c)
     .await
-    .map(drop))
+    .optional())
 }

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 mod blocking;
+pub mod changes;
 pub mod data_planes;
 pub mod deployments;
 pub mod memberships;

@@ -127,6 +127,21 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    changes (id) {
+        id -> Int8,
+        tx -> Int8,
+        org_id -> Uuid,
+        topic -> Text,
+        subject -> Uuid,
+        body -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     data_planes (deployment_id, instance_id) {
         deployment_id -> Uuid,
         instance_id -> Text,
@@ -307,6 +322,7 @@ diesel::joinable!(approvals -> runs (run_id));
 diesel::joinable!(approvals -> users (decided_by));
 diesel::joinable!(agents -> orgs (owner_org_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(changes -> orgs (org_id));
 diesel::joinable!(data_planes -> deployments (deployment_id));
 diesel::joinable!(deployments -> agents (agent));
 diesel::joinable!(deployments -> orgs (org_id));
@@ -330,6 +346,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_head,
     audit_log,
+    changes,
     data_planes,
     deployments,
     memberships,

@@ -13,6 +13,7 @@ pub mod members;
 pub mod openapi;
 pub mod rate_limit;
 pub mod runs;
+pub mod ws;
 
 use actix_web::{HttpRequest, web};
 
@@ -102,6 +103,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(agents::configure)
             .configure(deployments::configure)
             .configure(runs::configure)
+            .configure(ws::configure)
             .configure(data_plane::configure)
             .configure(audit::configure),
     )

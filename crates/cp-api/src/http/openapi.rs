@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 use utoipa_scalar::Scalar;
 
-use super::{a2a, agents, api_keys, audit, auth, data_plane, deployments, health, me, members, runs};
+use super::{a2a, agents, api_keys, audit, auth, data_plane, deployments, health, me, members, runs, ws};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/openapi.json", web::get().to(document))
@@ -74,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         runs::get,
         runs::events,
         runs::cancel,
+        ws::ws,
         data_plane::register,
         data_plane::heartbeat,
         data_plane::next,

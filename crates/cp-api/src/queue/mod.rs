@@ -22,6 +22,7 @@ use protocol::{
 use serde::Serialize;
 
 use crate::auth::data_plane::DataPlaneCaller;
+use crate::bus;
 use crate::db::runs::Run;
 use crate::db::tasks::Task;
 use crate::db::{self, Conn, Id, Time};
@@ -159,7 +160,7 @@ pub async fn register(
             },
         )
         .await?;
-        db::deployments::mark_ready(tx, caller.deployment_id, now).await?;
+        ready(tx, caller.deployment_id, now).await?;
         Ok(RegistrationAck {
             deployment_id: caller.deployment_id.0.into(),
             heartbeat_interval_ms: u64::try_from(HEARTBEAT_INTERVAL.as_millis()).unwrap_or(u64::MAX),
@@ -189,7 +190,7 @@ pub async fn heartbeat(
                 heartbeat.instance_id
             )));
         }
-        db::deployments::mark_ready(tx, caller.deployment_id, Time::now()).await?;
+        ready(tx, caller.deployment_id, Time::now()).await?;
         let until = lease_until();
         let kept = db::tasks::extend(tx, caller.deployment_id, &heartbeat.instance_id, &held, until).await?;
         let mut ack = HeartbeatAck::default();
@@ -219,11 +220,25 @@ pub const QUIET: Duration = Duration::from_secs(3 * HEARTBEAT_INTERVAL.as_secs()
 pub async fn mark_quiet_deployments(conn: &mut Conn<'_>) -> Result<Vec<Id>, Error> {
     let now = Utc::now();
     let stale_before = Time(now - chrono::Duration::from_std(QUIET).unwrap_or_default());
-    let marked = db::deployments::mark_degraded(conn, stale_before, Time(now)).await?;
-    for deployment in &marked {
-        tracing::warn!(deployment = %deployment.0, "no data plane reported lately; the deployment is degraded");
+    db::transaction(conn, async |tx| {
+        let marked = db::deployments::mark_degraded(tx, stale_before, Time(now)).await?;
+        let mut changes = Vec::with_capacity(marked.len());
+        for (deployment, org) in &marked {
+            tracing::warn!(deployment = %deployment.0, "no data plane reported lately; the deployment is degraded");
+            changes.push(bus::deployment(*org, *deployment, "degraded"));
+        }
+        bus::publish(tx, &changes).await?;
+        Ok(marked.into_iter().map(|(deployment, _)| deployment).collect())
+    })
+    .await
+}
+
+/// Marks the deployment ready, and says so on the bus when it was not.
+async fn ready(tx: &mut Conn<'_>, deployment: Id, now: Time) -> Result<(), Error> {
+    if let Some(org) = db::deployments::mark_ready(tx, deployment, now).await? {
+        bus::publish(tx, &[bus::deployment(org, deployment, "ready")]).await?;
     }
-    Ok(marked)
+    Ok(())
 }
 
 /// Every [`HEARTBEAT_INTERVAL`], until the process ends, marks quiet deployments degraded.
@@ -259,6 +274,7 @@ async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Er
             }
             run.finished_at = Some(Time::now());
             db::runs::update(tx, &run).await?;
+            bus::publish(tx, &[bus::run(&run)]).await?;
         } else {
             let next = db::tasks::redeliver(tx, &task).await?;
             tracing::info!(task = %task.id.0, next = %next.id.0, %holder, "lease lost; task put back");
@@ -365,10 +381,13 @@ async fn claim_once(
                 .map_err(|error| Error::Internal(format!("permissions: {error}")))?,
         };
         let mut envelopes = Vec::with_capacity(claimed.len());
+        let mut started = Vec::with_capacity(claimed.len());
         for task in &claimed {
             let run = db::runs::start(tx, task.run_id, task.attempt, Time::now()).await?;
             envelopes.push(envelope(&shared, task, &run)?);
+            started.push(bus::run(&run));
         }
+        bus::publish(tx, &started).await?;
         Ok(envelopes)
     })
     .await
@@ -570,33 +589,31 @@ pub async fn finish(
         match outcome {
             Outcome::Suspended(suspension) if !task.cancel_requested => {
                 let request = suspension.approval;
-                db::approvals::insert(
-                    tx,
-                    &db::approvals::Approval {
-                        id: Id::new(),
-                        org_id: run.org_id,
-                        run_id: run.id,
-                        deployment_id: run.deployment_id,
-                        task_id: task.id,
-                        node: request.node,
-                        action: request.action.to_string(),
-                        impact: request.impact.to_string(),
-                        reason: request.reason,
-                        decider_role: DECIDER_ROLE.to_owned(),
-                        state: "pending".to_owned(),
-                        requested_at: now,
-                        expires_at: Time(now.0 + APPROVAL_TTL),
-                        decided_by: None,
-                        decided_at: None,
-                        comment: None,
-                    },
-                )
-                .await?;
+                let approval = db::approvals::Approval {
+                    id: Id::new(),
+                    org_id: run.org_id,
+                    run_id: run.id,
+                    deployment_id: run.deployment_id,
+                    task_id: task.id,
+                    node: request.node,
+                    action: request.action.to_string(),
+                    impact: request.impact.to_string(),
+                    reason: request.reason,
+                    decider_role: DECIDER_ROLE.to_owned(),
+                    state: "pending".to_owned(),
+                    requested_at: now,
+                    expires_at: Time(now.0 + APPROVAL_TTL),
+                    decided_by: None,
+                    decided_at: None,
+                    comment: None,
+                };
+                db::approvals::insert(tx, &approval).await?;
                 run.state = "awaiting_approval".to_owned();
                 run.checkpoint = Some(serde_json::to_string(&suspension.checkpoint).unwrap_or_default());
                 run.finished_by_task = Some(task.id);
                 db::tasks::delete(tx, task.id).await?;
                 db::runs::update(tx, &run).await?;
+                bus::publish(tx, &[bus::run(&run), bus::approval(&approval)]).await?;
                 return crate::service::runs::RunView::of(&run);
             }
             // Asked to stop while it was asking for approval: it stops.
@@ -609,6 +626,7 @@ pub async fn finish(
                 run.state = "queued".to_owned();
                 run.failure_reason = Some(failure.reason);
                 db::runs::update(tx, &run).await?;
+                bus::publish(tx, &[bus::run(&run)]).await?;
                 return crate::service::runs::RunView::of(&run);
             }
             Outcome::Failed(failure) => {
@@ -632,6 +650,7 @@ pub async fn finish(
         run.finished_by_task = Some(task.id);
         db::tasks::delete(tx, task.id).await?;
         db::runs::update(tx, &run).await?;
+        bus::publish(tx, &[bus::run(&run)]).await?;
         crate::service::runs::RunView::of(&run)
     })
     .await

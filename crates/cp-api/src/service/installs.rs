@@ -220,6 +220,15 @@ pub async fn install(conn: &mut Conn<'_>, actor: Actor, org: Id, input: Install)
             uninstalled_at: None,
         };
         db::deployments::insert(tx, &deployment).await?;
+        crate::bus::publish(
+            tx,
+            &[crate::bus::deployment(
+                deployment.org_id,
+                deployment.id,
+                &deployment.state,
+            )],
+        )
+        .await?;
         db::agents::count_install(tx, agent.id, 1).await?;
         let change = json!({"agent_id": agent.agent_id, "version": deployment.version,
             "deployment_type": deployment.deployment_type, "granted_permissions": granted});
@@ -371,6 +380,15 @@ pub async fn uninstall(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<Depl
         deployment.uninstalled_at = Some(now);
         deployment.updated_at = now;
         db::deployments::update(tx, &deployment).await?;
+        crate::bus::publish(
+            tx,
+            &[crate::bus::deployment(
+                deployment.org_id,
+                deployment.id,
+                &deployment.state,
+            )],
+        )
+        .await?;
         db::agents::count_install(tx, agent.id, -1).await?;
         crate::service::runs::cancel_all(tx, &actor, deployment.id).await?;
         record(tx, &actor, &deployment, "deployment.uninstall", json!({})).await?;

@@ -219,6 +219,7 @@ pub async fn create(
             finished_at: None,
         };
         db::runs::insert(tx, &run).await?;
+        crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;
         db::tasks::insert(
             tx,
             &Task {
@@ -464,6 +465,7 @@ async fn cancel_within(tx: &mut Conn<'_>, actor: &Actor, id: Id) -> Result<RunVi
                 run.state = "cancelled".to_owned();
                 run.finished_at = Some(Time::now());
                 db::runs::update(tx, &run).await?;
+                crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;
             }
         }
         record(tx, actor, &run, "run.cancel").await?;

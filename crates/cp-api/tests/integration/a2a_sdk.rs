@@ -22,21 +22,8 @@ on_both_backends! {
         let registration = json!({"instance_id": "sdk-check", "version": "0.1.0", "capabilities": [], "concurrency": 4});
         assert_eq!(dp(&app, &at.credential, "register", Some(registration)).await.status, StatusCode::OK);
 
-        let state = app.state.clone();
-        let server = actix_web::HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(actix_web::web::Data::new(state.clone()))
-                .configure(cp_api::http::configure)
-        })
-        .workers(2)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-        let address = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-
-        let base = format!("http://{address}");
+        let served = app.serve();
+        let base = served.base.clone();
         let agent = format!("{base}/a2a/{}", at.deployment);
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/a2a_sdk/check.py");
         let args = [script.to_owned(), agent, at.operator.token.clone(), at.credential.clone(), base];
@@ -44,7 +31,7 @@ on_both_backends! {
             .await
             .unwrap()
             .unwrap();
-        handle.stop(true).await;
+        drop(served);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         println!("{stdout}");

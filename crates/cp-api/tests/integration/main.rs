@@ -17,3 +17,4 @@ mod rate_limits;
 mod roles;
 mod schema;
 mod sessions;
+mod ws;

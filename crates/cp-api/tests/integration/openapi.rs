@@ -65,6 +65,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/deployments/{deployment}/runs"),
     ("POST", "/api/v1/agents/{agent_id}/runs"),
     ("POST", "/api/v1/runs/{run}/cancel"),
+    ("GET", "/api/v1/ws"),
     ("GET", "/api/v1/runs/{run}"),
     ("GET", "/api/v1/runs/{run}/events"),
     ("GET", "/api/v1/orgs/{org}/runs"),

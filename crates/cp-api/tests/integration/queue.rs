@@ -88,7 +88,7 @@ pub fn finished(seq: u64, node: &str) -> Value {
            "status": "succeeded", "duration_ms": 12, "message": null, "counters": {"records": 15000}})
 }
 
-fn checkpoint(seq: u64, node: &str) -> Value {
+pub fn checkpoint(seq: u64, node: &str) -> Value {
     json!({"seq": seq, "at": "2026-11-23T10:00:01Z", "type": "checkpoint",
            "checkpoint": {"seq": seq, "nodes": {node: {"output": {"rows": 15000}, "attempt": 1, "finished_at": "2026-11-23T10:00:00Z"}}, "state": {}}})
 }

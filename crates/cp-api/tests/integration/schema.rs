@@ -97,7 +97,9 @@ async fn database_tables(backend: Backend, conn: &mut Conn<'_>, expected: &Table
             .await
             .unwrap(),
             Conn::Sqlite(c) => diesel::sql_query(
-                "SELECT name, type AS ty, (\"notnull\" = 0 AND pk = 0) AS nullable FROM pragma_table_info(?)",
+                // A rowid column (`INTEGER PRIMARY KEY`) holds 64 bits: it serves a schema type of either width.
+                "SELECT name, CASE WHEN pk = 1 AND type = 'INTEGER' THEN 'INTEGER rowid' ELSE type END AS ty, \
+                 (\"notnull\" = 0 AND pk = 0) AS nullable FROM pragma_table_info(?)",
             )
             .bind::<Text, _>(&table)
             .load(*c)
@@ -121,7 +123,15 @@ async fn database_tables(backend: Backend, conn: &mut Conn<'_>, expected: &Table
                     Some("Timestamptz") if column.ty == "BIGINT" => " time",
                     _ => "",
                 };
-                let ty = diesel_type(backend, &format!("{}{hint}", column.ty));
+                let stored = match (
+                    column.ty.as_str(),
+                    declared(&column.name).map(|(_, ty)| ty.as_str()),
+                ) {
+                    ("INTEGER rowid", Some("Int8")) => "BIGINT",
+                    ("INTEGER rowid", _) => "INTEGER",
+                    (other, _) => other,
+                };
+                let ty = diesel_type(backend, &format!("{stored}{hint}"));
                 let ty = if column.nullable == 1 {
                     format!("Nullable<{ty}>")
                 } else {

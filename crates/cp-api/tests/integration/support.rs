@@ -177,6 +177,19 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// A running server of a [`TestApp`]; stopped when dropped.
+pub struct Served {
+    pub base: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
 /// An answer: status, headers, and the body as JSON (`Null` when empty or not JSON).
 #[derive(Debug)]
 pub struct Answer {
@@ -201,6 +214,28 @@ impl TestApp {
         Self {
             state: AppState::load(pool).await.unwrap(),
             db,
+        }
+    }
+
+    /// The app served over real HTTP on 127.0.0.1 (a free port), sharing this app's state, until the
+    /// answer is dropped.
+    pub fn serve(&self) -> Served {
+        let state = self.state.clone();
+        let server = actix_web::HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .configure(http::configure)
+        })
+        .workers(2)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let address = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Served {
+            base: format!("http://{address}"),
+            handle,
         }
     }
 
