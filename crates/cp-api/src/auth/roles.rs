@@ -104,6 +104,8 @@ requirement! {
     Developers / OrgDeveloper: [Admin, Developer], "the org's admin or developer role";
     /// Those who install and run the org's agents.
     Operators / OrgOperator: [Admin, Operator], "the org's admin or operator role";
+    /// Those who decide the org's approvals.
+    Approvers / OrgApprover: [Admin, Approver], "the org's admin or approver role";
 }
 
 /// A platform admin (who publishes and rejects catalog listings).

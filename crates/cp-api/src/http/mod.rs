@@ -3,6 +3,7 @@
 pub mod a2a;
 pub mod agents;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod data_plane;
@@ -103,6 +104,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(agents::configure)
             .configure(deployments::configure)
             .configure(runs::configure)
+            .configure(approvals::configure)
             .configure(ws::configure)
             .configure(data_plane::configure)
             .configure(audit::configure),

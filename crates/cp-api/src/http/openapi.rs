@@ -18,7 +18,9 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 use utoipa_scalar::Scalar;
 
-use super::{a2a, agents, api_keys, audit, auth, data_plane, deployments, health, me, members, runs, ws};
+use super::{
+    a2a, agents, api_keys, approvals, audit, auth, data_plane, deployments, health, me, members, runs, ws,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/openapi.json", web::get().to(document))
@@ -75,6 +77,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         runs::events,
         runs::cancel,
         ws::ws,
+        approvals::list,
+        approvals::approve,
+        approvals::reject,
         data_plane::register,
         data_plane::heartbeat,
         data_plane::next,
@@ -114,6 +119,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (name = "reviews", description = "Ratings and reviews of listed agents"),
         (name = "deployments", description = "Installs of agent versions in an org"),
         (name = "runs", description = "Runs of a deployment"),
+        (name = "approvals", description = "Runs waiting on a human decision"),
         (name = "data-plane", description = "The protocol a deployment's data plane speaks"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "a2a", description = "Every deployment as an A2A agent (protocol 1.0, JSON-RPC)"),

@@ -241,17 +241,24 @@ async fn ready(tx: &mut Conn<'_>, deployment: Id, now: Time) -> Result<(), Error
     Ok(())
 }
 
-/// Every [`HEARTBEAT_INTERVAL`], until the process ends, marks quiet deployments degraded.
+/// Every [`HEARTBEAT_INTERVAL`], until the process ends, marks quiet deployments degraded and expires the
+/// approvals whose time ran out.
 pub async fn watch_deployments(pool: db::Pool) {
     let mut every = tokio::time::interval(HEARTBEAT_INTERVAL);
     loop {
         every.tick().await;
-        let marked = match pool.get().await {
-            Ok(mut pooled) => mark_quiet_deployments(&mut pooled.conn()).await,
+        let checked = match pool.get().await {
+            Ok(mut pooled) => {
+                let mut conn = pooled.conn();
+                match mark_quiet_deployments(&mut conn).await {
+                    Ok(_) => crate::service::approvals::expire(&mut conn).await.map(drop),
+                    Err(error) => Err(error),
+                }
+            }
             Err(error) => Err(error),
         };
-        if let Err(error) = marked {
-            tracing::warn!(%error, "checking the deployments' data planes failed");
+        if let Err(error) = checked {
+            tracing::warn!(%error, "checking the deployments' data planes and the approvals' deadlines failed");
         }
     }
 }
@@ -642,7 +649,9 @@ pub async fn finish(
                 });
             }
             Outcome::Completed(completion) => {
-                run.state = "succeeded".to_owned();
+                // A run that finished what a human approved has remediated.
+                let approved = db::approvals::any_approved(tx, run.id).await?;
+                run.state = if approved { "remediated" } else { "succeeded" }.to_owned();
                 run.outputs = Some(completion.outputs.to_string());
             }
         }

@@ -2,6 +2,7 @@
 
 pub mod a2a;
 pub mod accounts;
+pub mod approvals;
 pub mod audit;
 pub mod browse;
 pub mod catalog;

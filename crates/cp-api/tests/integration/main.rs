@@ -5,6 +5,7 @@ mod support;
 mod a2a;
 mod a2a_sdk;
 mod accounts;
+mod approvals;
 mod audit;
 mod catalog;
 mod health;

@@ -95,7 +95,7 @@ pub fn checkpoint(seq: u64, node: &str) -> Value {
 
 /// Runs `UPDATE <table> SET <column> = <minutes ago> <rest>` on the app's database, to age what the
 /// control plane keeps the time of.
-async fn backdate(app: &TestApp, table: &str, column: &str, rest: &str, minutes: i64) {
+pub async fn backdate(app: &TestApp, table: &str, column: &str, rest: &str, minutes: i64) {
     use diesel_async::RunQueryDsl;
     let past =
         cp_api::db::Time::from_unix_micros(chrono::Utc::now().timestamp_micros() - minutes * 60_000_000);
