@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod billing;
 pub mod bus;
 pub mod cli;
 pub mod db;

@@ -142,6 +142,30 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    charges (run_id) {
+        run_id -> Uuid,
+        org_id -> Uuid,
+        developer_org_id -> Uuid,
+        deployment_id -> Uuid,
+        agent -> Text,
+        base_micros -> Int8,
+        unit -> Nullable<Text>,
+        unit_count -> Int8,
+        units_micros -> Int8,
+        cpu_ms -> Int8,
+        compute_micros -> Int8,
+        total_micros -> Int8,
+        developer_share -> Int4,
+        developer_micros -> Int8,
+        platform_micros -> Int8,
+        charged_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     data_planes (deployment_id, instance_id) {
         deployment_id -> Uuid,
         instance_id -> Text,
@@ -173,6 +197,18 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         uninstalled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    ledger_entries (journal_id, account) {
+        journal_id -> Uuid,
+        account -> Text,
+        amount_micros -> Int8,
+        at -> Timestamptz,
     }
 }
 
@@ -323,6 +359,8 @@ diesel::joinable!(approvals -> users (decided_by));
 diesel::joinable!(agents -> orgs (owner_org_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(changes -> orgs (org_id));
+diesel::joinable!(charges -> deployments (deployment_id));
+diesel::joinable!(charges -> runs (run_id));
 diesel::joinable!(data_planes -> deployments (deployment_id));
 diesel::joinable!(deployments -> agents (agent));
 diesel::joinable!(deployments -> orgs (org_id));
@@ -347,8 +385,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
     audit_log,
     changes,
+    charges,
     data_planes,
     deployments,
+    ledger_entries,
     memberships,
     orgs,
     refresh_tokens,

@@ -295,6 +295,9 @@ async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Er
 struct VersionParts {
     agent: AgentRef,
     workflow: serde_json::Value,
+    pricing: manifest::Pricing,
+    /// The publishing org, which earns the developer's share.
+    developer_org: Id,
 }
 
 /// Parts of published versions already read, by (agent, version). A published version never changes
@@ -314,7 +317,8 @@ async fn published_version(tx: &mut Conn<'_>, agent: Id, version: &str) -> Resul
     let stored = db::agent_versions::find(tx, agent, version)
         .await?
         .ok_or_else(|| Error::Internal(format!("{} has no version {version}", listing.agent_id)))?;
-    let workflow = serde_json::to_value(&stored_manifest(&stored)?.workflow)
+    let manifest = stored_manifest(&stored)?;
+    let workflow = serde_json::to_value(&manifest.workflow)
         .map_err(|error| Error::Internal(format!("workflow: {error}")))?;
     let parts = Arc::new(VersionParts {
         agent: AgentRef {
@@ -323,6 +327,8 @@ async fn published_version(tx: &mut Conn<'_>, agent: Id, version: &str) -> Resul
             manifest_digest: stored.digest.clone(),
         },
         workflow,
+        pricing: manifest.pricing,
+        developer_org: listing.owner_org_id,
     });
     VERSIONS
         .lock()
@@ -652,6 +658,14 @@ pub async fn finish(
                 // A run that finished what a human approved has remediated.
                 let approved = db::approvals::any_approved(tx, run.id).await?;
                 run.state = if approved { "remediated" } else { "succeeded" }.to_owned();
+                let deployment = db::deployments::find(tx, run.deployment_id).await?;
+                let version = published_version(tx, deployment.agent, &deployment.version).await?;
+                let seller = crate::billing::Seller {
+                    developer_org: version.developer_org,
+                    agent: &version.agent.id,
+                    pricing: &version.pricing,
+                };
+                crate::billing::charge(tx, &run, &completion.usage, &seller).await?;
                 run.outputs = Some(completion.outputs.to_string());
             }
         }

@@ -68,6 +68,9 @@ pub struct RunView {
     /// The nodes that finished, in order (only on a single run's view).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<Step>>,
+    /// What the run cost and how the charge splits, once it completed (only on a single run's view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::billing::ChargeView>,
 }
 
 fn parsed(text: &str, what: &str) -> Result<Value, Error> {
@@ -101,6 +104,7 @@ impl RunView {
             started_at: run.started_at.map(|at| at.0),
             finished_at: run.finished_at.map(|at| at.0),
             timeline: None,
+            cost: None,
         })
     }
 }
@@ -326,6 +330,7 @@ pub async fn get(conn: &mut Conn<'_>, id: Id) -> Result<RunView, Error> {
         }
     }
     view.timeline = Some(timeline);
+    view.cost = crate::billing::charge_of(conn, id).await?;
     Ok(view)
 }
 

@@ -7,6 +7,7 @@ mod a2a_sdk;
 mod accounts;
 mod approvals;
 mod audit;
+mod billing;
 mod catalog;
 mod health;
 mod installs;

@@ -1,0 +1,55 @@
+//! Charges: one per run that completed, in integer micro-dollars.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::charges;
+use super::{Conn, Id, Time, on_backend};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = charges)]
+pub struct Charge {
+    pub run_id: Id,
+    pub org_id: Id,
+    pub developer_org_id: Id,
+    pub deployment_id: Id,
+    pub agent: String,
+    pub base_micros: i64,
+    pub unit: Option<String>,
+    pub unit_count: i64,
+    pub units_micros: i64,
+    pub cpu_ms: i64,
+    pub compute_micros: i64,
+    pub total_micros: i64,
+    /// Basis points.
+    pub developer_share: i32,
+    pub developer_micros: i64,
+    pub platform_micros: i64,
+    pub charged_at: Time,
+}
+
+/// Inserts the charge unless the run has one; whether it did.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn insert_once(conn: &mut Conn<'_>, charge: &Charge) -> QueryResult<bool> {
+    on_backend!(conn, |c| diesel::insert_into(charges::table)
+        .values(charge)
+        .on_conflict_do_nothing()
+        .execute(c)
+        .await
+        .map(|inserted| inserted > 0))
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Option<Charge>> {
+    on_backend!(conn, |c| charges::table
+        .find(run)
+        .select(Charge::as_select())
+        .first(c)
+        .await
+        .optional())
+}

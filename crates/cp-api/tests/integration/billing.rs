@@ -1,0 +1,64 @@
+//! Usage billing over HTTP: a completed run is charged once under its manifest's pricing, exactly, split
+//! 80/20 in a journal that sums to zero; usage that would overflow is refused.
+
+use actix_web::http::StatusCode;
+use serde_json::json;
+
+use crate::catalog::{NORMALIZER, market, publish};
+use crate::queue::{claim, dp, inputs, installed};
+use crate::support::{TestApp, on_both_backends};
+
+on_both_backends! {
+    async fn the_seeds_run_costs_sixteen_fifty_split_eighty_twenty_once(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let run = app.post(&format!("/api/v1/deployments/{}/runs", at.deployment), inputs(), Some(&at.operator.token)).await;
+        let run = run.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+
+        let completion = json!({"outputs": {"records": 15000},
+                                "usage": {"cpu_ms": 7_200_000, "wall_ms": 3_600_000, "units": {"record": 15000}}});
+        for _ in 0..2 {
+            let done = dp(&app, &at.credential, &format!("tasks/{task}/complete"), Some(completion.clone())).await;
+            assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+        }
+        let shown = app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&at.operator.token)).await;
+        let cost = &shown.body["cost"];
+        assert_eq!(
+            (cost["base"].as_str(), cost["units"].as_str(), cost["compute"].as_str(), cost["total"].as_str()),
+            (Some("0.50"), Some("15.00"), Some("1.00"), Some("16.50")),
+            "{cost}"
+        );
+        assert_eq!((cost["developer"].as_str(), cost["platform"].as_str()), (Some("13.20"), Some("3.30")));
+        assert_eq!((cost["unit"].as_str(), cost["unit_count"].as_i64(), cost["developer_share"].as_i64()), (Some("record"), Some(15000), Some(8000)));
+
+        let entries = {
+            let mut pooled = app.state.pool.get().await.unwrap();
+            cp_api::db::ledger_entries::of_journal(&mut pooled.conn(), cp_api::db::Id(run.parse().unwrap())).await.unwrap()
+        };
+        assert_eq!(entries.len(), 3, "one journal, however often the completion came");
+        assert_eq!(entries.iter().map(|entry| entry.amount_micros).sum::<i64>(), 0, "a journal sums to zero");
+        let customer = entries.iter().find(|entry| entry.account.starts_with("customer:")).unwrap();
+        assert_eq!(customer.amount_micros, -16_500_000);
+        let developer = entries.iter().find(|entry| entry.account == format!("developer:{}", market.org)).unwrap();
+        assert_eq!(developer.amount_micros, 13_200_000, "the publishing org earns 80%");
+    }
+
+    async fn usage_that_would_overflow_the_charge_is_refused(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let run = app.post(&format!("/api/v1/deployments/{}/runs", at.deployment), inputs(), Some(&at.operator.token)).await;
+        let run = run.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let huge = json!({"outputs": {}, "usage": {"units": {"record": u64::MAX}}});
+        let refused = dp(&app, &at.credential, &format!("tasks/{task}/complete"), Some(huge)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+        assert!(refused.body["errors"][0]["detail"].as_str().unwrap_or_default().contains("overflow") || refused.body.to_string().contains("overflow"), "{:?}", refused.body);
+        let shown = app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&at.operator.token)).await;
+        assert_eq!((shown.body["state"].as_str(), shown.body.get("cost")), (Some("running"), None), "nothing half-written");
+    }
+}
