@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Checks the deployment files with the real tools: the Helm charts lint (strict) and render with Helm's own
+engine (helm-python-sdk wraps Helm v4's Go SDK), the rendered manifests pass strict Kubernetes schema
+validation (kubernetes-validate --strict) and the restricted security profile, values that make no sense
+fail with a message, and the Terraform is `terraform fmt`-clean, parses (python-hcl2) and documents every
+variable.
+
+    deploy-checks.py repo          the repository's charts/ and terraform/
+    deploy-checks.py bundle DIR    an unpacked BYOC bundle from the control plane
+
+Run it with the Python that scripts/deploy-tools.sh prints. Exit status 1 naming every failure.
+"""
+
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+
+import hcl2
+import helm_python as helm
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+
+failures = []
+
+
+def ok(message):
+    print(f"ok    {message}")
+
+
+def fail(message):
+    failures.append(message)
+    print(f"FAIL  {message}")
+
+
+def lint(chart, values, label):
+    """helm lint --strict: every warning or error is a failure."""
+    report = helm.lint(chart, values, strict=True, namespace="agent-marketplace")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + [
+        {"path": "", "error": e} for e in report["errors"]
+    ]
+    if problems:
+        fail(f"helm lint {label}: " + "; ".join(f"{p['path']}: {p['error'].strip()}" for p in problems))
+        return False
+    ok(f"helm lint --strict {label}")
+    return True
+
+
+def render(chart, values, label):
+    """The chart's manifests as Kubernetes objects, as `helm template` makes them."""
+    with helm.Chart.load(chart) as loaded:
+        rendered = loaded.render(values, name="dp", namespace="agent-marketplace", is_install=True)
+    objects = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        for document in yaml.safe_load_all(text):
+            if document:
+                objects.append((path, document))
+    ok(f"helm render {label}: {len(objects)} objects ({', '.join(sorted({o['kind'] for _, o in objects}))})")
+    return objects
+
+
+def validate(objects, label):
+    """kubernetes-validate --strict over every rendered object."""
+    with tempfile.TemporaryDirectory() as folder:
+        files = []
+        for index, (path, document) in enumerate(objects):
+            name = os.path.join(folder, f"{index:02d}-{os.path.basename(path)}")
+            with open(name, "w") as out:
+                yaml.safe_dump(document, out)
+            files.append(name)
+        result = subprocess.run(
+            [os.path.join(BIN, "kubernetes-validate"), "--strict", "--quiet", *files],
+            capture_output=True,
+            text=True,
+        )
+    if result.returncode != 0:
+        fail(f"kubernetes-validate --strict {label}:\n{result.stdout}{result.stderr}")
+    else:
+        ok(f"kubernetes-validate --strict {label}: {len(files)} objects valid")
+
+
+def restricted(objects, label):
+    """Every pod runs non-root, with a read-only root file system, no capabilities and the runtime's
+    seccomp profile; the charts never carry a Secret."""
+    problems = []
+    for path, obj in objects:
+        if obj["kind"] == "Secret":
+            problems.append(f"{path}: renders a Secret; credentials are referenced, never held")
+        pod = None
+        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
+            pod = obj["spec"]["template"]["spec"]
+        if pod is None:
+            continue
+        context = pod.get("securityContext", {})
+        if context.get("runAsNonRoot") is not True:
+            problems.append(f"{path}: pod may run as root")
+        if context.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            problems.append(f"{path}: pod has no RuntimeDefault seccomp profile")
+        for container in pod["containers"]:
+            security = container.get("securityContext", {})
+            if security.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{path}: {container['name']} has a writable root file system")
+            if security.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{path}: {container['name']} may escalate privileges")
+            if security.get("capabilities", {}).get("drop") != ["ALL"]:
+                problems.append(f"{path}: {container['name']} keeps capabilities")
+            if "resources" not in container:
+                problems.append(f"{path}: {container['name']} has no resources")
+    if problems:
+        fail(f"restricted profile {label}: " + "; ".join(problems))
+    else:
+        ok(f"restricted profile {label}")
+
+
+def check_chart(chart, scenarios):
+    for label, values in scenarios:
+        label = f"{os.path.basename(chart)} ({label})"
+        if not lint(chart, values, label):
+            continue
+        try:
+            objects = render(chart, values, label)
+        except helm.HelmError as error:
+            fail(f"helm render {label}: {error}")
+            continue
+        validate(objects, label)
+        restricted(objects, label)
+
+
+def refuses(chart, cases):
+    """Each nonsense values set fails at helm lint, or (for rules that span fields, which Helm's lint mode
+    only logs) when rendered for install, with a message naming the problem."""
+    for label, values, expected in cases:
+        name = f"{os.path.basename(chart)} refuses {label}"
+        report = helm.lint(chart, values, strict=True, namespace="agent-marketplace")
+        said = " ".join(report["errors"]) + " ".join(m["error"] for m in report["messages"] if m["severity"] >= 3)
+        where = "helm lint"
+        if not said:
+            where = "helm install/template"
+            try:
+                with helm.Chart.load(chart) as loaded:
+                    loaded.render(values, name="dp", namespace="agent-marketplace", is_install=True)
+            except helm.HelmError as error:
+                said = str(error)
+        if expected in said:
+            ok(f"{name}, at {where}: {said.strip().splitlines()[-1].strip()}")
+        else:
+            fail(f"{name}: expected a failure mentioning {expected!r}, got {said!r}")
+
+
+def terraform(folder):
+    result = subprocess.run(
+        [os.path.join(BIN, "terraform"), "fmt", "-check", "-recursive", "-diff", folder],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        fail(f"terraform fmt -check -recursive {folder}:\n{result.stdout}{result.stderr}")
+    else:
+        ok(f"terraform fmt -check -recursive {folder}")
+    files = sorted(glob.glob(os.path.join(folder, "**", "*.tf"), recursive=True))
+    undocumented = []
+    for name in files:
+        try:
+            with open(name) as source:
+                parsed = hcl2.load(source)
+        except Exception as error:  # python-hcl2 raises lark's errors, among others
+            fail(f"python-hcl2 {name}: {error}")
+            continue
+        for block in parsed.get("variable", []):
+            for variable, body in block.items():
+                variable = variable.strip('"')
+                missing = [key for key in ("description", "type") if key not in body]
+                if missing:
+                    undocumented.append(f"{name}: {variable} has no {' or '.join(missing)}")
+    ok(f"python-hcl2 parses {len(files)} .tf files under {folder}")
+    if undocumented:
+        fail("undocumented variables: " + "; ".join(undocumented))
+    else:
+        ok(f"every variable under {folder} has a description and a type")
+
+
+def declared(folder):
+    names = set()
+    for name in glob.glob(os.path.join(folder, "*.tf")):
+        with open(name) as source:
+            for block in hcl2.load(source).get("variable", []):
+                names.update(name.strip('"') for name in block)
+    return names
+
+
+GOOD_DATA_PLANE = [
+    ("defaults: embedded store", None),
+    (
+        "external Qdrant, autoscaling on queue depth, LLM key",
+        {
+            "deploymentId": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            "memory": {"backend": "qdrant", "qdrant": {"url": "http://qdrant.qdrant.svc:6334",
+                                                       "apiKeySecret": {"name": "qdrant", "key": "api-key"}}},
+            "llm": {"baseUrl": "https://llm.example.com/v1", "model": "gpt-4.1",
+                    "apiKeySecret": {"name": "llm", "key": "api-key"}},
+            "autoscaling": {"enabled": True, "queueDepth": {"enabled": True}},
+            "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/dp"}},
+            "image": {"repository": "registry.example.com/dp-runtime", "digest": "sha256:" + "a" * 64},
+        },
+    ),
+]
+
+BAD_DATA_PLANE = [
+    ("replicas below zero", {"replicaCount": -1}, "/replicaCount"),
+    ("a memory quantity that is not one", {"resources": {"requests": {"memory": "512MB"}}}, "512MB"),
+    (
+        "memory requests above limits",
+        {"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
+        "resources.requests.memory (2Gi) is above resources.limits.memory (1Gi)",
+    ),
+    ("several replicas on the embedded store", {"replicaCount": 3}, "embedded memory store"),
+    ("an unknown memory backend", {"memory": {"backend": "redis"}}, "/memory/backend"),
+    ("the Qdrant backend without a URL", {"memory": {"backend": "qdrant"}}, "memory.qdrant.url is empty"),
+]
+
+GOOD_CONTROL_PLANE = [
+    ("defaults", None),
+    (
+        "ingress, signing key, SaaS data planes",
+        {
+            "ingress": {"enabled": True, "className": "nginx",
+                        "tls": [{"secretName": "api-tls", "hosts": ["api.agent-marketplace.dev"]}]},
+            "signingKey": {"existingSecret": "cp-api-signing-key"},
+            "saasDataPlanes": {
+                "enabled": True,
+                "qdrantUrl": "http://qdrant.qdrant.svc:6334",
+                "deployments": [{"name": "finops-normalizer", "deploymentId": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                                 "credentialSecret": "dp-finops-normalizer", "replicas": 2,
+                                 "resources": {"requests": {"cpu": "1", "memory": "1Gi"},
+                                               "limits": {"cpu": "1", "memory": "1Gi"}}}],
+            },
+        },
+    ),
+]
+
+BAD_CONTROL_PLANE = [
+    ("replicas below zero", {"replicaCount": -2}, "/replicaCount"),
+    ("no database Secret", {"database": {"existingSecret": ""}}, "/database/existingSecret"),
+    (
+        "memory requests above limits",
+        {"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}},
+        "resources.requests.memory (1Gi) is above resources.limits.memory (512Mi)",
+    ),
+    ("SaaS data planes without Qdrant",
+     {"saasDataPlanes": {"enabled": True, "deployments": [
+         {"name": "a", "deploymentId": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "credentialSecret": "a"}]}},
+     "saasDataPlanes.qdrantUrl is required"),
+]
+
+
+def repo():
+    check_chart(os.path.join(ROOT, "charts", "data-plane"), GOOD_DATA_PLANE)
+    refuses(os.path.join(ROOT, "charts", "data-plane"), BAD_DATA_PLANE)
+    check_chart(os.path.join(ROOT, "charts", "control-plane"), GOOD_CONTROL_PLANE)
+    refuses(os.path.join(ROOT, "charts", "control-plane"), BAD_CONTROL_PLANE)
+    terraform(os.path.join(ROOT, "terraform"))
+
+
+def bundle(folder):
+    with open(os.path.join(folder, "values.yaml")) as source:
+        values = yaml.safe_load(source)
+    check_chart(os.path.join(folder, "charts", "data-plane"), [("the bundle's values.yaml", values)])
+    terraform(os.path.join(folder, "terraform"))
+    tfvars = os.path.join(folder, "terraform.tfvars")
+    with open(tfvars) as source:
+        assigned = {name.strip('"') for name in hcl2.load(source) if not name.startswith("__")}
+    readme = open(os.path.join(folder, "README.md")).read()
+    clouds = [cloud for cloud in ("gke", "eks", "aks") if f"terraform -chdir=terraform/{cloud} apply" in readme]
+    if len(clouds) != 1:
+        fail(f"README.md names {clouds or 'no'} root module(s) to apply")
+        return
+    unknown = assigned - declared(os.path.join(folder, "terraform", clouds[0]))
+    if unknown:
+        fail(f"terraform.tfvars sets variables terraform/{clouds[0]} does not declare: {sorted(unknown)}")
+    else:
+        ok(f"terraform.tfvars parses; its {len(assigned)} variables are terraform/{clouds[0]}'s")
+    values_file = os.path.normpath(os.path.join(folder, "terraform", clouds[0], "../../values.yaml"))
+    if not os.path.exists(values_file):
+        fail("terraform.tfvars's values_file does not lead to the bundle's values.yaml")
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "repo":
+        repo()
+    elif len(sys.argv) == 3 and sys.argv[1] == "bundle":
+        bundle(sys.argv[2])
+    else:
+        sys.exit(__doc__)
+    print(f"deploy checks: {len(failures)} failed" if failures else "deploy checks: all passed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
