@@ -2,10 +2,11 @@
 """Checks the deployment files with the real tools: the Helm charts lint (strict) and render with Helm's own
 engine (helm-python-sdk wraps Helm v4's Go SDK), the rendered manifests pass strict Kubernetes schema
 validation (kubernetes-validate --strict) and the restricted security profile, values that make no sense
-fail with a message, and the Terraform is `terraform fmt`-clean, parses (python-hcl2) and documents every
-variable.
+fail with a message, the Terraform is `terraform fmt`-clean, parses (python-hcl2) and documents every
+variable, and each binary's Dockerfile (read by Docker's own parser) is multi-stage, ends on a slim image and
+runs as a non-root user.
 
-    deploy-checks.py repo          the repository's charts/ and terraform/
+    deploy-checks.py repo          the repository's charts/, terraform/ and deploy/docker/
     deploy-checks.py bundle DIR    an unpacked BYOC bundle from the control plane
 
 Run it with the Python that scripts/deploy-tools.sh prints. Exit status 1 naming every failure.
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 
+import dockerfile
 import hcl2
 import helm_python as helm
 import yaml
@@ -185,6 +187,35 @@ def terraform(folder):
         ok(f"every variable under {folder} has a description and a type")
 
 
+def dockerfiles(folder):
+    names = sorted(glob.glob(os.path.join(folder, "*.Dockerfile")))
+    for binary in ("cp-api", "dp-runtime"):
+        if os.path.join(folder, f"{binary}.Dockerfile") not in names:
+            fail(f"{folder} has no {binary}.Dockerfile")
+    for name in names:
+        try:
+            commands = dockerfile.parse_file(name)
+        except dockerfile.GoParseError as error:
+            fail(f"{name}: {error}")
+            continue
+        stages = [c for c in commands if c.cmd == "FROM"]
+        final = commands[commands.index(stages[-1]):] if stages else []
+        users = [c.value[0] for c in final if c.cmd == "USER"]
+        problems = []
+        if len(stages) < 2:
+            problems.append("not multi-stage")
+        if stages and not any(word in stages[-1].value[0] for word in ("slim", "distroless", "alpine")):
+            problems.append(f"the runtime image {stages[-1].value[0]} is not a slim one")
+        if not users or users[-1].split(":")[0] in ("root", "0"):
+            problems.append("the runtime stage runs as root")
+        if not any(c.cmd == "COPY" and "--from=build" in c.flags for c in final):
+            problems.append("the runtime stage does not take the binary from the build stage")
+        if problems:
+            fail(f"{os.path.basename(name)}: " + "; ".join(problems))
+        else:
+            ok(f"{os.path.basename(name)}: {len(stages)} stages, runs on {stages[-1].value[0]} as {users[-1]}")
+
+
 def declared(folder):
     names = set()
     for name in glob.glob(os.path.join(folder, "*.tf")):
@@ -265,6 +296,7 @@ def repo():
     check_chart(os.path.join(ROOT, "charts", "control-plane"), GOOD_CONTROL_PLANE)
     refuses(os.path.join(ROOT, "charts", "control-plane"), BAD_CONTROL_PLANE)
     terraform(os.path.join(ROOT, "terraform"))
+    dockerfiles(os.path.join(ROOT, "deploy", "docker"))
 
 
 def bundle(folder):
