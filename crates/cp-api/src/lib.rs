@@ -44,6 +44,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         burst: args.rate_limit_burst,
     })
     .map(std::sync::Arc::new);
+    if let Some(key) = &args.signing_key {
+        state.signer = auth::token::Signer::new(key.0.clone());
+    }
+    state.public_url = args
+        .public_url
+        .as_deref()
+        .map(|url| std::sync::Arc::from(url.trim_end_matches('/')));
     queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");

@@ -38,6 +38,9 @@ pub struct AppState {
     pub run_changed: std::sync::Arc<crate::queue::Wake>,
     /// Per-credential request rates; none when limits are off.
     pub limiter: Option<std::sync::Arc<rate_limit::Limiter>>,
+    /// The URL clients and data planes reach this service at (BYOC bundles carry it); without it, the
+    /// address a request came in on.
+    pub public_url: Option<std::sync::Arc<str>>,
 }
 
 /// Name of the access-token signing key in the settings table.
@@ -72,6 +75,7 @@ impl AppState {
             signer: Signer::new(key),
             node_kinds: std::sync::Arc::new(node_kinds),
             limiter: None,
+            public_url: None,
             wake: std::sync::Arc::default(),
             run_changed: std::sync::Arc::default(),
         })

@@ -4,6 +4,7 @@ pub mod a2a;
 pub mod accounts;
 pub mod audit;
 pub mod browse;
+pub mod bundle;
 pub mod catalog;
 pub mod installs;
 pub mod reviews;

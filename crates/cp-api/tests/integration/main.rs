@@ -6,6 +6,7 @@ mod a2a;
 mod a2a_sdk;
 mod accounts;
 mod audit;
+mod bundle;
 mod catalog;
 mod health;
 mod installs;
