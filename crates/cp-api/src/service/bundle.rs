@@ -83,6 +83,14 @@ fn plain_name(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// A model name as LLM APIs spell them: `gpt-4.1`, `meta-llama/Llama-3.3-70B`, `claude-sonnet-4:latest`.
+fn model_name(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@'))
+}
+
 /// A Kubernetes namespace: a DNS label.
 fn dns_label(text: &str) -> bool {
     (1..=63).contains(&text.len())
@@ -128,7 +136,7 @@ impl Settings {
         let namespace = text("namespace", dns_label, "a Kubernetes namespace (a DNS label)");
         let qdrant_url = text("qdrant_url", plain_url, "an http:// or https:// URL");
         let llm_base_url = text("llm_base_url", plain_url, "an http:// or https:// URL");
-        let llm_model = text("llm_model", plain_name, "a model name");
+        let llm_model = text("llm_model", model_name, "a model name");
         let region = text("region", plain_name, "a region name");
         let cluster_name = text("cluster_name", plain_name, "a cluster name");
         let project_id = text("project_id", plain_name, "a GCP project id");
