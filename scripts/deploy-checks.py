@@ -135,24 +135,25 @@ def check_chart(chart, scenarios):
 
 
 def refuses(chart, cases):
-    """Each nonsense values set fails at helm lint, or (for rules that span fields, which Helm's lint mode
-    only logs) when rendered for install, with a message naming the problem."""
+    """Each nonsense values set fails `helm lint --strict` and `helm template` with a message naming the
+    problem. (Rules across fields are template `fail`s, which Helm's lint mode only logs; the chart's
+    templates/validate.yaml makes lint report them too.)"""
     for label, values, expected in cases:
         name = f"{os.path.basename(chart)} refuses {label}"
         report = helm.lint(chart, values, strict=True, namespace="agent-marketplace")
-        said = " ".join(report["errors"]) + " ".join(m["error"] for m in report["messages"] if m["severity"] >= 3)
-        where = "helm lint"
-        if not said:
-            where = "helm install/template"
-            try:
-                with helm.Chart.load(chart) as loaded:
-                    loaded.render(values, name="dp", namespace="agent-marketplace", is_install=True)
-            except helm.HelmError as error:
-                said = str(error)
-        if expected in said:
-            ok(f"{name}, at {where}: {said.strip().splitlines()[-1].strip()}")
+        linted = " ".join(report["errors"])
+        try:
+            with helm.Chart.load(chart) as loaded:
+                loaded.render(values, name="dp", namespace="agent-marketplace", is_install=True)
+            rendered = ""
+        except helm.HelmError as error:
+            rendered = str(error)
+        if expected not in linted:
+            fail(f"{name}: helm lint --strict should fail mentioning {expected!r}; it said {linted!r}")
+        elif expected not in rendered:
+            fail(f"{name}: helm template should fail mentioning {expected!r}; it said {rendered!r}")
         else:
-            fail(f"{name}: expected a failure mentioning {expected!r}, got {said!r}")
+            ok(f"{name} at helm lint and helm template: {rendered.strip().splitlines()[-1].strip()}")
 
 
 def terraform(folder):
@@ -250,7 +251,18 @@ BAD_DATA_PLANE = [
         {"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
         "resources.requests.memory (2Gi) is above resources.limits.memory (1Gi)",
     ),
+    (
+        "CPU requests above limits",
+        {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}},
+        "resources.requests.cpu (2) is above resources.limits.cpu (1500m)",
+    ),
     ("several replicas on the embedded store", {"replicaCount": 3}, "embedded memory store"),
+    (
+        "more autoscaling minimum than maximum",
+        {"memory": {"backend": "qdrant", "qdrant": {"url": "http://q:6334"}},
+         "autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}},
+        "autoscaling.minReplicas (5) is above autoscaling.maxReplicas (2)",
+    ),
     ("an unknown memory backend", {"memory": {"backend": "redis"}}, "/memory/backend"),
     ("the Qdrant backend without a URL", {"memory": {"backend": "qdrant"}}, "memory.qdrant.url is empty"),
 ]

@@ -77,30 +77,36 @@ capabilities:
 {{- mulf (trimSuffix $suffix $text | float64) (get $units $suffix) -}}
 {{- end -}}
 
-{{/* Fails when a resources block requests more than its limits. Takes (list "where" resources). */}}
-{{- define "control-plane.checkResources" -}}
+{{/* The problems of a resources block that requests more than its limits. Takes (list "where" resources). */}}
+{{- define "control-plane.resourceProblems" -}}
 {{- $where := index . 0 -}}
 {{- $requests := (index . 1).requests | default dict -}}
 {{- $limits := (index . 1).limits | default dict -}}
 {{- range $name := list "cpu" "memory" -}}
 {{- if and (hasKey $requests $name) (hasKey $limits $name) -}}
 {{- if gt (include "control-plane.quantity" (get $requests $name) | float64) (include "control-plane.quantity" (get $limits $name) | float64) -}}
-{{- fail (printf "%s.requests.%s (%v) is above %s.limits.%s (%v): a pod cannot request more than its limit" $where $name (get $requests $name) $where $name (get $limits $name)) -}}
+{{- printf "%s.requests.%s (%v) is above %s.limits.%s (%v): a pod cannot request more than its limit; " $where $name (get $requests $name) $where $name (get $limits $name) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 
-{{- define "control-plane.validate" -}}
-{{- include "control-plane.checkResources" (list "resources" .Values.resources) -}}
-{{- include "control-plane.checkResources" (list "migration.resources" .Values.migration.resources) -}}
+{{/*
+Every problem with values that the schema cannot judge alone (rules across fields), or nothing.
+templates/validate.yaml turns them into a failure.
+*/}}
+{{- define "control-plane.problem" -}}
+{{- $text := "" -}}
+{{- $text = print $text (include "control-plane.resourceProblems" (list "resources" .Values.resources)) -}}
+{{- $text = print $text (include "control-plane.resourceProblems" (list "migration.resources" .Values.migration.resources)) -}}
 {{- range $index, $dp := .Values.saasDataPlanes.deployments -}}
-{{- include "control-plane.checkResources" (list (printf "saasDataPlanes.deployments[%d].resources" $index) ($dp.resources | default dict)) -}}
+{{- $text = print $text (include "control-plane.resourceProblems" (list (printf "saasDataPlanes.deployments[%d].resources" $index) ($dp.resources | default dict))) -}}
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
-{{- fail (printf "autoscaling.minReplicas (%v) is above autoscaling.maxReplicas (%v)" .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) -}}
+{{- $text = print $text (printf "autoscaling.minReplicas (%v) is above autoscaling.maxReplicas (%v); " .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) -}}
 {{- end -}}
 {{- if and .Values.saasDataPlanes.enabled .Values.saasDataPlanes.deployments (not .Values.saasDataPlanes.qdrantUrl) -}}
-{{- fail "saasDataPlanes.qdrantUrl is required: SaaS data planes keep their memory in Qdrant" -}}
+{{- $text = print $text "saasDataPlanes.qdrantUrl is required: SaaS data planes keep their memory in Qdrant; " -}}
 {{- end -}}
+{{- trimSuffix "; " $text -}}
 {{- end -}}

@@ -42,29 +42,34 @@ The schema has already checked the form.
 {{- mulf (trimSuffix $suffix $text | float64) (get $units $suffix) -}}
 {{- end -}}
 
-{{/* Values that the schema cannot judge alone; each fails `helm lint` and `helm install` with the reason. */}}
-{{- define "data-plane.validate" -}}
+{{/*
+The first problem with values that the schema cannot judge alone (rules across fields), or nothing.
+templates/validate.yaml turns it into a failure.
+*/}}
+{{- define "data-plane.problem" -}}
 {{- $requests := .Values.resources.requests | default dict -}}
 {{- $limits := .Values.resources.limits | default dict -}}
+{{- $problems := list -}}
 {{- range $name := list "cpu" "memory" -}}
 {{- if and (hasKey $requests $name) (hasKey $limits $name) -}}
 {{- if gt (include "data-plane.quantity" (get $requests $name) | float64) (include "data-plane.quantity" (get $limits $name) | float64) -}}
-{{- fail (printf "resources.requests.%s (%v) is above resources.limits.%s (%v): a pod cannot request more than its limit" $name (get $requests $name) $name (get $limits $name)) -}}
+{{- $problems = append $problems (printf "resources.requests.%s (%v) is above resources.limits.%s (%v): a pod cannot request more than its limit" $name (get $requests $name) $name (get $limits $name)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if eq .Values.memory.backend "embedded" -}}
 {{- if gt (int .Values.replicaCount) 1 -}}
-{{- fail (printf "replicaCount is %v, but the embedded memory store is one file on one volume: run 1 replica, or set memory.backend=qdrant" .Values.replicaCount) -}}
+{{- $problems = append $problems (printf "replicaCount is %v, but the embedded memory store is one file on one volume: run 1 replica, or set memory.backend=qdrant" .Values.replicaCount) -}}
 {{- end -}}
 {{- if .Values.autoscaling.enabled -}}
-{{- fail "autoscaling.enabled needs memory.backend=qdrant: the embedded memory store is one file on one volume" -}}
+{{- $problems = append $problems "autoscaling.enabled needs memory.backend=qdrant: the embedded memory store is one file on one volume" -}}
 {{- end -}}
 {{- end -}}
 {{- if and (eq .Values.memory.backend "qdrant") (not .Values.memory.qdrant.url) -}}
-{{- fail "memory.backend is qdrant but memory.qdrant.url is empty" -}}
+{{- $problems = append $problems "memory.backend is qdrant but memory.qdrant.url is empty" -}}
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
-{{- fail (printf "autoscaling.minReplicas (%v) is above autoscaling.maxReplicas (%v)" .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) -}}
+{{- $problems = append $problems (printf "autoscaling.minReplicas (%v) is above autoscaling.maxReplicas (%v)" .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) -}}
 {{- end -}}
+{{- join "; " $problems -}}
 {{- end -}}
