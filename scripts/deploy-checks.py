@@ -114,6 +114,13 @@ def restricted(objects, label):
                 problems.append(f"{path}: {container['name']} keeps capabilities")
             if "resources" not in container:
                 problems.append(f"{path}: {container['name']} has no resources")
+    policies = [obj for _, obj in objects if obj["kind"] == "NetworkPolicy"]
+    for policy in policies:
+        spec = policy["spec"]
+        if sorted(spec.get("policyTypes", [])) != ["Egress", "Ingress"]:
+            problems.append(f"NetworkPolicy {policy['metadata']['name']} does not govern both directions")
+        if any("ports" not in rule for rule in spec.get("ingress", []) + spec.get("egress", [])):
+            problems.append(f"NetworkPolicy {policy['metadata']['name']} has a rule open on every port")
     if problems:
         fail(f"restricted profile {label}: " + "; ".join(problems))
     else:
@@ -218,11 +225,13 @@ def dockerfiles(folder):
 
 
 def declared(folder):
-    names = set()
+    """The root module's variables: name → whether it has a default."""
+    names = {}
     for name in glob.glob(os.path.join(folder, "*.tf")):
         with open(name) as source:
             for block in hcl2.load(source).get("variable", []):
-                names.update(name.strip('"') for name in block)
+                for variable, body in block.items():
+                    names[variable.strip('"')] = "default" in body
     return names
 
 
@@ -324,11 +333,15 @@ def bundle(folder):
     if len(clouds) != 1:
         fail(f"README.md names {clouds or 'no'} root module(s) to apply")
         return
-    unknown = assigned - declared(os.path.join(folder, "terraform", clouds[0]))
-    if unknown:
-        fail(f"terraform.tfvars sets variables terraform/{clouds[0]} does not declare: {sorted(unknown)}")
+    variables = declared(os.path.join(folder, "terraform", clouds[0]))
+    unknown = assigned - set(variables)
+    unset = {name for name, has_default in variables.items() if not has_default} - assigned
+    if unknown or unset:
+        fail(f"terraform.tfvars for terraform/{clouds[0]}: sets undeclared {sorted(unknown)}, "
+             f"leaves required {sorted(unset)} unset")
     else:
-        ok(f"terraform.tfvars parses; its {len(assigned)} variables are terraform/{clouds[0]}'s")
+        ok(f"terraform.tfvars parses and sets {len(assigned)} of terraform/{clouds[0]}'s variables, "
+           "every required one among them")
     values_file = os.path.normpath(os.path.join(folder, "terraform", clouds[0], "../../values.yaml"))
     if not os.path.exists(values_file):
         fail("terraform.tfvars's values_file does not lead to the bundle's values.yaml")

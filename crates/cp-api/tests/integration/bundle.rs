@@ -290,25 +290,33 @@ on_both_backends! {
         let app = TestApp::start(backend).await;
         let market = market(&app).await;
         publish(&app, &market, NORMALIZER, "application/yaml").await;
-        let at = installed(&app, "Acme", "byoc", json!({"cloud": "eks", "region": "eu-west-1"})).await;
-        let answer = fetch(&app.state, &format!("/api/v1/deployments/{}/bundle", at.deployment), Some(&at.admin.token)).await;
-        assert_eq!(answer.status, StatusCode::OK);
+        let configs = [
+            ("Acme", json!({"cloud": "eks", "region": "eu-west-1"})),
+            ("Globex", json!({"cloud": "gke", "project_id": "globex-prod", "memory_backend": "qdrant", "qdrant_url": "http://qdrant:6334"})),
+            ("Initech", json!({"cloud": "aks", "create_cluster": false, "llm_model": "meta-llama/Llama-3.3-70B"})),
+        ];
+        for (org, config) in configs {
+            let at = installed(&app, org, "byoc", config).await;
+            let answer = fetch(&app.state, &format!("/api/v1/deployments/{}/bundle", at.deployment), Some(&at.admin.token)).await;
+            assert_eq!(answer.status, StatusCode::OK);
 
-        let folder = std::env::temp_dir().join(format!("bundle-check-{}", uuid::Uuid::now_v7()));
-        tar::Archive::new(flate2::read::GzDecoder::new(answer.body.as_slice())).unpack(&folder).unwrap();
-        let bundle = folder.join(format!("byoc-{}", at.deployment));
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/deploy-checks.py");
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(python).arg(script).arg("bundle").arg(&bundle).output()
-        })
-        .await
-        .unwrap()
-        .unwrap();
-        std::fs::remove_dir_all(&folder).unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        println!("{stdout}");
-        assert!(output.status.success(), "the bundle's checks failed:\n{stdout}\n{stderr}");
-        assert!(stdout.contains("helm lint") && stdout.contains("kubernetes-validate"), "{stdout}");
+            let folder = std::env::temp_dir().join(format!("bundle-check-{}", uuid::Uuid::now_v7()));
+            tar::Archive::new(flate2::read::GzDecoder::new(answer.body.as_slice())).unpack(&folder).unwrap();
+            let bundle = folder.join(format!("byoc-{}", at.deployment));
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/deploy-checks.py");
+            let python = python.clone();
+            let output = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(python).arg(script).arg("bundle").arg(&bundle).output()
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            std::fs::remove_dir_all(&folder).unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            println!("{stdout}");
+            assert!(output.status.success(), "the bundle's checks failed:\n{stdout}\n{stderr}");
+            assert!(stdout.contains("helm lint") && stdout.contains("kubernetes-validate"), "{stdout}");
+        }
     }
 }
