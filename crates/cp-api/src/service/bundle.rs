@@ -83,7 +83,7 @@ fn plain_name(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// A model name as LLM APIs spell them: `gpt-4.1`, `meta-llama/Llama-3.3-70B`, `claude-sonnet-4:latest`.
+/// A model name as LLM APIs spell them: `gpt-4.1`, `meta-llama/Llama-3.3-70B`, `mistral-large:latest`.
 fn model_name(text: &str) -> bool {
     (1..=128).contains(&text.len())
         && text
