@@ -18,6 +18,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The Helm charts, Terraform and compose file, checked with Helm, kubernetes-validate, terraform and compose
+deploy-checks:
+    scripts/deploy-checks.sh
+
 # Format the code
 fmt:
     cargo fmt --all

@@ -14,6 +14,9 @@ fi
 
 # The official A2A client, for the A2A tests.
 export A2A_PYTHON="${A2A_PYTHON:-$(scripts/a2a-sdk.sh)}"
+# The deployment tools (Helm SDK, kubernetes-validate, terraform, python-hcl2, Docker Compose), for the checks
+# of the charts, the Terraform and a bundle the control plane makes.
+export DEPLOY_CHECKS_PYTHON="${DEPLOY_CHECKS_PYTHON:-$(scripts/deploy-tools.sh)}"
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
@@ -22,3 +25,4 @@ else
 fi
 cargo test --workspace --locked --doc
 python3 examples/finops/data/generate.py --check
+scripts/deploy-checks.sh

@@ -85,8 +85,34 @@ pub struct ServeArgs {
     /// the wake-ups a queued run sends, and when lost leases are noticed.
     #[arg(long, env = "CP_CLAIM_RECHECK", default_value = "1s", value_parser = humantime::parse_duration)]
     pub claim_recheck: std::time::Duration,
+    /// The URL clients and data planes reach this service at, e.g. `https://api.example.com`; BYOC
+    /// bundles carry it. Without it, the address each request came in on.
+    #[arg(long, env = "CP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The access-token signing key, as hex (32 bytes or more), shared by every replica; without it, the
+    /// key the first replica made and keeps in the database.
+    #[arg(long, env = "CP_SIGNING_KEY", hide_env_values = true, value_parser = signing_key)]
+    pub signing_key: Option<SigningKey>,
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// A signing key given on the command line; its bytes are never printed.
+#[derive(Clone)]
+pub struct SigningKey(pub Vec<u8>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(…)")
+    }
+}
+
+fn signing_key(text: &str) -> Result<SigningKey, String> {
+    let key = hex::decode(text.trim()).map_err(|error| format!("not hex: {error}"))?;
+    if key.len() < 32 {
+        return Err(format!("{} bytes; a signing key needs 32 or more", key.len()));
+    }
+    Ok(SigningKey(key))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -111,6 +137,22 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_signing_key_is_hex_of_32_bytes_or_more() {
+        let key = "ab".repeat(32);
+        let cli = Cli::parse_from(["cp-api", "serve", "--signing-key", &key]);
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.signing_key.unwrap().0, vec![0xab; 32]);
+        for bad in ["ab".repeat(31), "not hex".to_owned()] {
+            assert!(
+                Cli::try_parse_from(["cp-api", "serve", "--signing-key", &bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

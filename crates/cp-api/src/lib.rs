@@ -47,6 +47,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .map(std::sync::Arc::new);
     state.wake = std::sync::Arc::new(queue::TaskWake::with_recheck(args.claim_recheck));
+    if let Some(key) = &args.signing_key {
+        state.signer = auth::token::Signer::new(key.0.clone());
+    }
+    state.public_url = args
+        .public_url
+        .as_deref()
+        .map(|url| std::sync::Arc::from(url.trim_end_matches('/')));
     queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");

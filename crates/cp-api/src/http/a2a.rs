@@ -64,10 +64,7 @@ async fn card(
     state: web::Data<AppState>,
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, Error> {
-    let endpoint = {
-        let info = request.connection_info();
-        format!("{}://{}/a2a/{}", info.scheme(), info.host(), *path)
-    };
+    let endpoint = format!("{}/a2a/{}", state.public_base(&request), *path);
     let mut pooled = state.pool.get().await?;
     let card = a2a::card(&mut pooled.conn(), Id(*path), &endpoint).await?;
     Ok(HttpResponse::Ok().json(card))

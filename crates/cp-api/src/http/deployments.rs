@@ -1,14 +1,20 @@
-//! Installs and deployments: `/api/v1/orgs/{org}/install`, `/api/v1/orgs/{org}/deployments` and
-//! `/api/v1/deployments/{deployment}`.
+//! Installs and deployments: `/api/v1/orgs/{org}/install`, `/api/v1/orgs/{org}/deployments`,
+//! `/api/v1/deployments/{deployment}` and a BYOC deployment's bundle.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::openapi::{BodyErrors, Conflict, Forbidden, NotFound, ServerErrors, Unauthenticated};
+use super::openapi::{
+    BadRequest, BodyErrors, Conflict, Forbidden, Invalid, NotFound, ServerErrors, Unauthenticated,
+};
 use super::{AppState, actor_of};
 use crate::auth::roles::{OrgMember, OrgOperator};
 use crate::error::Error;
+use crate::service::bundle::{self, BundleRequest};
 use crate::service::installs::{self, DeploymentView, Install, Installed};
+
+/// The header that carries a freshly rotated data-plane credential, beside a bundle.
+pub const CREDENTIAL_HEADER: &str = "x-deployment-credential";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orgs/{org}/install", web::post().to(install))
@@ -16,7 +22,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/deployments/{deployment}", web::get().to(get))
         .route("/deployments/{deployment}", web::delete().to(uninstall))
         .route("/deployments/{deployment}/upgrade", web::post().to(upgrade))
-        .route("/deployments/{deployment}/rollback", web::post().to(rollback));
+        .route("/deployments/{deployment}/rollback", web::post().to(rollback))
+        .route("/deployments/{deployment}/bundle", web::get().to(get_bundle));
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct BundleQuery {
+    /// Issue a fresh data-plane credential, returned once in the `X-Deployment-Credential` header; the old
+    /// one stops working.
+    #[serde(default)]
+    rotate_credential: bool,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -225,4 +242,67 @@ async fn uninstall(
     let mut pooled = state.pool.get().await?;
     let actor = actor_of(&request, Some(&access.caller));
     Ok(HttpResponse::Ok().json(installs::uninstall(&mut pooled.conn(), actor, deployment_id(&path)).await?))
+}
+
+/// A BYOC deployment's bundle (the org's admins and operators).
+///
+/// A `.tar.gz` with the data-plane Helm chart, its `values.yaml` for this deployment, the Terraform modules
+/// with a `terraform.tfvars` for the cloud the install's `config.cloud` names (`gke`, `eks` or `aks`;
+/// `eks` when none), and a README with the commands to install it. The credential is never inside; with
+/// `rotate_credential=true` a fresh one comes in the `X-Deployment-Credential` header, shown this once.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{deployment}/bundle",
+    operation_id = "getDeploymentBundle",
+    tag = "deployments",
+    params(("deployment" = uuid::Uuid, Path, description = "The deployment's id"), BundleQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The bundle, a gzipped tar archive", content_type = "application/gzip",
+         body = Vec<u8>,
+         headers(
+             ("Content-Disposition" = String, description = "attachment; filename=\"byoc-<deployment>.tar.gz\""),
+             ("X-Deployment-Credential" = String, description = "Only with rotate_credential=true: the fresh credential"),
+         )),
+        BadRequest,
+        Invalid,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
+async fn get_bundle(
+    request: HttpRequest,
+    access: OrgOperator,
+    state: web::Data<AppState>,
+    path: web::Path<uuid::Uuid>,
+    query: web::Query<BundleQuery>,
+) -> Result<HttpResponse, Error> {
+    let control_plane_url = state.public_base(&request);
+    let mut pooled = state.pool.get().await?;
+    let actor = actor_of(&request, Some(&access.caller));
+    let made = bundle::bundle(
+        &mut pooled.conn(),
+        actor,
+        deployment_id(&path),
+        BundleRequest {
+            control_plane_url,
+            rotate_credential: query.rotate_credential,
+        },
+    )
+    .await?;
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type("application/gzip")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", made.file_name),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+    if let Some(credential) = made.credential {
+        response.insert_header((CREDENTIAL_HEADER, credential));
+    }
+    Ok(response.body(made.bytes))
 }

@@ -40,6 +40,24 @@ pub struct AppState {
     pub run_changed: std::sync::Arc<crate::queue::Wake>,
     /// Per-credential request rates; none when limits are off.
     pub limiter: Option<std::sync::Arc<rate_limit::Limiter>>,
+    /// The URL clients and data planes reach this service at (BYOC bundles carry it); without it, the
+    /// address a request came in on.
+    pub public_url: Option<std::sync::Arc<str>>,
+}
+
+impl AppState {
+    /// The URL clients reach this service at: `--public-url` when set, else the address the request came
+    /// in on.
+    #[must_use]
+    pub fn public_base(&self, request: &HttpRequest) -> String {
+        match &self.public_url {
+            Some(url) => url.to_string(),
+            None => {
+                let connection = request.connection_info();
+                format!("{}://{}", connection.scheme(), connection.host())
+            }
+        }
+    }
 }
 
 /// Name of the access-token signing key in the settings table.
@@ -74,6 +92,7 @@ impl AppState {
             signer: Signer::new(key),
             node_kinds: std::sync::Arc::new(node_kinds),
             limiter: None,
+            public_url: None,
             wake: std::sync::Arc::default(),
             run_changed: std::sync::Arc::default(),
         })

@@ -70,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         deployments::upgrade,
         deployments::rollback,
         deployments::uninstall,
+        deployments::get_bundle,
         runs::create,
         runs::create_for_agent,
         runs::list,

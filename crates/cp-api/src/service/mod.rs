@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod approvals;
 pub mod audit;
 pub mod browse;
+pub mod bundle;
 pub mod catalog;
 pub mod installs;
 pub mod reviews;

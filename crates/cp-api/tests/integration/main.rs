@@ -8,6 +8,7 @@ mod accounts;
 mod approvals;
 mod audit;
 mod billing;
+mod bundle;
 mod catalog;
 mod health;
 mod installs;

@@ -62,6 +62,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/deployments/{deployment}/upgrade"),
     ("POST", "/api/v1/deployments/{deployment}/rollback"),
     ("DELETE", "/api/v1/deployments/{deployment}"),
+    ("GET", "/api/v1/deployments/{deployment}/bundle"),
     ("POST", "/api/v1/deployments/{deployment}/runs"),
     ("POST", "/api/v1/agents/{agent_id}/runs"),
     ("POST", "/api/v1/runs/{run}/cancel"),
