@@ -12,6 +12,8 @@ pub struct Org {
     pub id: Id,
     pub name: String,
     pub created_at: Time,
+    /// Approving an approval of a run one started oneself is refused.
+    pub forbid_self_approval: bool,
 }
 
 /// # Errors
@@ -34,4 +36,15 @@ pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Org> {
         .select(Org::as_select())
         .first(c)
         .await)
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn set_forbid_self_approval(conn: &mut Conn<'_>, id: Id, forbid: bool) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(orgs::table.find(id))
+        .set(orgs::forbid_self_approval.eq(forbid))
+        .execute(c)
+        .await
+        .map(drop))
 }

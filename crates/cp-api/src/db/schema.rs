@@ -232,6 +232,7 @@ diesel::table! {
         id -> Uuid,
         name -> Text,
         created_at -> Timestamptz,
+        forbid_self_approval -> Bool,
     }
 }
 

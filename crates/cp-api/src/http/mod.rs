@@ -12,6 +12,7 @@ pub mod health;
 pub mod me;
 pub mod members;
 pub mod openapi;
+pub mod org_settings;
 pub mod rate_limit;
 pub mod runs;
 pub mod ws;
@@ -120,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(me::configure)
             .configure(api_keys::configure)
             .configure(members::configure)
+            .configure(org_settings::configure)
             .configure(agents::configure)
             .configure(deployments::configure)
             .configure(runs::configure)

@@ -19,7 +19,8 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 use utoipa_scalar::Scalar;
 
 use super::{
-    a2a, agents, api_keys, approvals, audit, auth, data_plane, deployments, health, me, members, runs, ws,
+    a2a, agents, api_keys, approvals, audit, auth, data_plane, deployments, health, me, members,
+    org_settings, runs, ws,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -79,6 +80,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         runs::cancel,
         ws::ws,
         approvals::list,
+        org_settings::get,
+        org_settings::update,
         approvals::approve,
         approvals::reject,
         data_plane::register,

@@ -78,6 +78,7 @@ pub async fn bootstrap(conn: &mut Conn<'_>, input: Bootstrap) -> Result<Bootstra
         id: Id::new(),
         name: input.org.trim().to_owned(),
         created_at: now,
+        forbid_self_approval: false,
     };
     let user = db::users::User {
         id: Id::new(),

@@ -219,6 +219,12 @@ pub async fn decide(
             )));
         }
         let mut run = db::runs::find(tx, approval.run_id).await?;
+        if approve && run.created_by == decider && db::orgs::find(tx, org).await?.forbid_self_approval {
+            return Err(Error::Forbidden(
+                "this org forbids approving a request of a run you started: another approver decides"
+                    .to_owned(),
+            ));
+        }
         if run.state != "awaiting_approval" {
             return Err(Error::Conflict(format!(
                 "the run is {}, no longer waiting on this approval",

@@ -65,6 +65,7 @@ pub async fn sign_up(
         id: Id::new(),
         name: name.trim().to_owned(),
         created_at: now,
+        forbid_self_approval: false,
     });
     let signed_up = SignedUp {
         user_id: user.id.into(),

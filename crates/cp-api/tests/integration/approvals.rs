@@ -86,6 +86,12 @@ on_both_backends! {
         let theirs = format!("/api/v1/orgs/{}/approvals/{id}/approve", outsider.operator.org_id.clone().unwrap());
         assert_eq!(app.post(&theirs, json!({}), Some(&outsider.operator.token)).await.status, StatusCode::NOT_FOUND, "another org's approval is not there");
 
+        // The org forbids approving your own run's request: the operator who started it may not.
+        let settings = app.patch(&format!("/api/v1/orgs/{org}/settings"), json!({"forbid_self_approval": true}), Some(&at.operator.token)).await;
+        assert_eq!(settings.body["forbid_self_approval"], true, "{:?}", settings.body);
+        assert_eq!(app.patch(&format!("/api/v1/orgs/{org}/settings"), json!({"forbid_self_approval": false}), Some(&approver.token)).await.status, StatusCode::FORBIDDEN, "admins change settings");
+        let own = app.post(&path, json!({}), Some(&at.operator.token)).await;
+        assert_eq!(own.status, StatusCode::FORBIDDEN, "{:?}", own.body);
         let approved = app.post(&path, json!({"comment": "go ahead"}), Some(&approver.token)).await;
         assert_eq!((approved.status, approved.body["state"].as_str()), (StatusCode::OK, Some("approved")), "{:?}", approved.body);
         assert_eq!(approved.body["decided_by"], approver.id.as_str());

@@ -68,6 +68,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/runs/{run}/cancel"),
     ("GET", "/api/v1/ws"),
     ("GET", "/api/v1/orgs/{org}/approvals"),
+    ("GET", "/api/v1/orgs/{org}/settings"),
+    ("PATCH", "/api/v1/orgs/{org}/settings"),
     ("POST", "/api/v1/orgs/{org}/approvals/{approval}/approve"),
     ("POST", "/api/v1/orgs/{org}/approvals/{approval}/reject"),
     ("GET", "/api/v1/runs/{run}"),
