@@ -1,7 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod cli;
+pub mod client;
 pub mod executor;
+pub mod health;
+pub mod local;
 pub mod nodes;
+pub mod poller;
+pub mod redact;
 pub mod tools;
 pub mod validate;
