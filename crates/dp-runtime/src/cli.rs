@@ -1,5 +1,6 @@
 //! The `dp-runtime` command line.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,9 @@ use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ControlPlane;
+use crate::client::a2a::A2aClient;
+use crate::llm::LlmProvider;
+use crate::llm::openai::{OpenAi, OpenAiSettings};
 use crate::nodes::{Services, builtin_registry};
 use crate::poller::{Metrics, Poller, PollerConfig};
 use crate::redact::{RedactingWriter, Redactor};
@@ -54,6 +58,9 @@ pub struct ServeArgs {
     /// This instance's name (default: the host name and a random suffix).
     #[arg(long, env = "DP_INSTANCE_ID")]
     pub instance_id: Option<String>,
+    /// An org API key with the operator role, for `a2a` nodes calling other installed agents.
+    #[arg(long, env = "DP_A2A_TOKEN", hide_env_values = true)]
+    pub a2a_token: Option<String>,
     /// On SIGTERM, how long running tasks may go on before they are handed back.
     #[arg(long, env = "DP_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime_duration)]
     pub shutdown_grace: std::time::Duration,
@@ -93,6 +100,12 @@ pub struct RuntimeArgs {
     /// Environment variables whose values are secrets, comma separated: they never leave the process.
     #[arg(long, env = "DP_REDACT_ENV", value_delimiter = ',')]
     pub redact_env: Vec<String>,
+    /// An OpenAI-compatible API for `llm` nodes (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
+    #[arg(long, env = "DP_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// The key for `--llm-base-url`.
+    #[arg(long, env = "DP_LLM_API_KEY", hide_env_values = true, default_value = "")]
+    pub llm_api_key: String,
 }
 
 fn humantime_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -109,8 +122,18 @@ impl RuntimeArgs {
             billing_root: self.billing_root.clone(),
             reports_root: Some(self.reports_root.clone()),
         });
+        let mut llm: BTreeMap<String, Arc<dyn LlmProvider>> = BTreeMap::new();
+        if let Some(base_url) = &self.llm_base_url {
+            let provider = OpenAi::new(OpenAiSettings {
+                base_url: base_url.clone(),
+                api_key: self.llm_api_key.clone(),
+            });
+            llm.insert("openai".to_owned(), Arc::new(provider));
+        }
         Services {
             tools: Arc::new(tools),
+            llm,
+            a2a: None,
         }
     }
 
@@ -121,7 +144,8 @@ impl RuntimeArgs {
             .redact_env
             .iter()
             .filter_map(|name| std::env::var(name).ok())
-            .chain(extra.iter().map(|value| (*value).to_owned()));
+            .chain(extra.iter().map(|value| (*value).to_owned()))
+            .chain(std::iter::once(self.llm_api_key.clone()));
         Redactor::new(values)
     }
 }
@@ -156,7 +180,9 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => {
-            let redactor = Arc::new(args.runtime.redactor(&[args.token.as_str()]));
+            let mut secrets = vec![args.token.as_str()];
+            secrets.extend(args.a2a_token.as_deref());
+            let redactor = Arc::new(args.runtime.redactor(&secrets));
             init_logs(Arc::clone(&redactor));
             match runtime()
                 .map_err(anyhow::Error::from)
@@ -214,7 +240,11 @@ pub async fn serve_until(
         Arc::clone(&metrics),
         shutdown.clone(),
     ));
-    let services = args.runtime.services();
+    let mut services = args.runtime.services();
+    services.a2a = args
+        .a2a_token
+        .as_deref()
+        .map(|token| Arc::new(A2aClient::new(&args.control_plane, token)));
     let registry = Arc::new(builtin_registry(&services));
     let mut capabilities: Vec<String> = registry.kinds().iter().map(|kind| (*kind).to_owned()).collect();
     capabilities.extend(services.tools.names().iter().map(|tool| format!("tool:{tool}")));

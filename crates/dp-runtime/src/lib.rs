@@ -4,6 +4,7 @@ pub mod cli;
 pub mod client;
 pub mod executor;
 pub mod health;
+pub mod llm;
 pub mod local;
 pub mod nodes;
 pub mod poller;

@@ -1,6 +1,7 @@
 //! The control-plane client: the data-plane protocol (`/api/v1/dp/…`) over reqwest, with the protocol's
 //! wire types. Every body it sends passes through the [`Redactor`] first.
 
+pub mod a2a;
 mod suspend;
 
 use std::sync::Arc;

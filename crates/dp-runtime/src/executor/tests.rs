@@ -106,6 +106,7 @@ fn registry(probe: &Arc<Probe>) -> NodeRegistry {
         &mut registry,
         &Services {
             tools: Arc::new(tools),
+            ..Services::default()
         },
     );
     registry.register(Work(Arc::clone(probe)));

@@ -4,7 +4,9 @@
 //! list of built-in kinds. A workflow's node configs are read into each kind's `Config` when the plan is
 //! built, so a bad config fails the whole workflow up front, with the node's path, before anything runs.
 
+pub mod a2a;
 pub mod approval;
+pub mod llm;
 pub mod tool;
 pub mod transform;
 
@@ -22,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use manifest::BUILTIN_NODE_KINDS;
 
+use crate::client::a2a::A2aClient;
+use crate::llm::LlmProvider;
 use crate::tools::ToolRegistry;
 
 /// A workflow node kind.
@@ -251,9 +255,23 @@ impl NodeRegistry {
 }
 
 /// What the built-in kinds need from the process.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Services {
     pub tools: Arc<ToolRegistry>,
+    /// LLM providers by name (`openai`); an `llm` node's `provider` picks one.
+    pub llm: BTreeMap<String, Arc<dyn LlmProvider>>,
+    /// For `a2a` nodes: a caller of the control plane's A2A endpoints.
+    pub a2a: Option<Arc<A2aClient>>,
+}
+
+impl fmt::Debug for Services {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Services")
+            .field("tools", &self.tools)
+            .field("llm", &self.llm.keys().collect::<Vec<_>>())
+            .field("a2a", &self.a2a.is_some())
+            .finish()
+    }
 }
 
 /// Registers every built-in kind: the one list of them.
@@ -264,7 +282,9 @@ pub fn register_builtin_nodes(registry: &mut NodeRegistry, services: &Services) 
     registry
         .register(transform::Transform)
         .register(tool::ToolNode::new(Arc::clone(&services.tools)))
-        .register(approval::Approval);
+        .register(llm::LlmNode::new(services.llm.clone()))
+        .register(approval::Approval)
+        .register(a2a::A2aNode::new(services.a2a.clone()));
 }
 
 /// A registry with every built-in kind.
