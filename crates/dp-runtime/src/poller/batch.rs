@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use protocol::{Checkpoint, EventBatch, EventKind, RunEvent, TaskId};
+use protocol::{Checkpoint, EventBatch, EventKind, LogLevel, RunEvent, TaskId};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
-use crate::client::{Backoff, ControlPlane};
+use crate::client::{Backoff, ClientError, ControlPlane};
 use crate::executor::EventSink;
 
 enum Message {
@@ -118,16 +118,29 @@ async fn run(
             }
         }
         while !pending.is_empty() {
-            let take = pending.len().min(settings.max);
-            let batch = EventBatch {
-                events: pending[..take].to_vec(),
-            };
-            if deliver(&client, task, &batch, &settings, &metrics).await {
-                pending.drain(..take);
-            } else {
-                posted.delivered = false;
-                pending.clear();
-                settings.stop.cancel();
+            let mut take = pending.len().min(settings.max);
+            loop {
+                let batch = EventBatch {
+                    events: pending[..take].to_vec(),
+                };
+                match deliver(&client, task, &batch, &settings, &metrics).await {
+                    Delivery::Stored => {
+                        pending.drain(..take);
+                        break;
+                    }
+                    Delivery::TooLarge if take > 1 => take /= 2,
+                    Delivery::TooLarge => {
+                        if let Some(event) = pending.first_mut() {
+                            shrink(event);
+                        }
+                    }
+                    Delivery::Lost => {
+                        posted.delivered = false;
+                        pending.clear();
+                        settings.stop.cancel();
+                        break;
+                    }
+                }
             }
             if !closing && pending.len() < settings.max {
                 break;
@@ -150,15 +163,41 @@ fn push(pending: &mut Vec<RunEvent>, seq: &mut u64, posted: &mut Posted, mut kin
     });
 }
 
-/// Posts one batch until it is stored; false when the control plane refuses it or it could not be
-/// delivered in time.
+/// An event too large for the control plane (a checkpoint holding a big output) becomes a warning in its
+/// place, so the numbering keeps no gap and the run goes on; a later checkpoint may fit again.
+fn shrink(event: &mut RunEvent) {
+    let size = serde_json::to_vec(&event.kind).map_or(0, |bytes| bytes.len());
+    let (node, what) = match &event.kind {
+        EventKind::Checkpoint { .. } => (None, "checkpoint"),
+        EventKind::Log { node, .. } => (node.clone(), "log"),
+        EventKind::Finished { node, .. } => (node.clone(), "finished"),
+        EventKind::Started { node, .. } | EventKind::Metric { node, .. } => (node.clone(), "step"),
+        EventKind::Unknown => (None, "unknown"),
+    };
+    event.kind = EventKind::Log {
+        node,
+        level: LogLevel::Warn,
+        message: format!(
+            "a {what} event of {size} bytes is over the control plane's size limit and was not stored"
+        ),
+    };
+}
+
+enum Delivery {
+    Stored,
+    TooLarge,
+    Lost,
+}
+
+/// Posts one batch until it is stored, or the control plane refuses it or it could not be delivered in
+/// time.
 async fn deliver(
     client: &ControlPlane,
     task: TaskId,
     batch: &EventBatch,
     settings: &BatchSettings,
     metrics: &Metrics,
-) -> bool {
+) -> Delivery {
     let mut backoff = Backoff::new(Duration::from_secs(5));
     let started = tokio::time::Instant::now();
     loop {
@@ -171,8 +210,9 @@ async fn deliver(
                     settings.cancelled_by_control_plane.store(true, Ordering::SeqCst);
                     settings.stop.cancel();
                 }
-                return true;
+                return Delivery::Stored;
             }
+            Err(ClientError::Refused { status: 413, .. }) => return Delivery::TooLarge,
             Err(error) if error.is_transient() && started.elapsed() < settings.give_up_after => {
                 metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%task, %error, "posting events failed; trying again");
@@ -181,7 +221,7 @@ async fn deliver(
             Err(error) => {
                 metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%task, %error, "events could not be posted; the task is dropped");
-                return false;
+                return Delivery::Lost;
             }
         }
     }

