@@ -171,7 +171,11 @@ async fn run(args: RunLocalArgs, redactor: Arc<Redactor>) -> Result<ExitCode, St
             );
             ExitCode::SUCCESS
         }
-        RunOutcome::Failed { reason, .. } => {
+        RunOutcome::Failed { node, reason, .. } => {
+            let reason = match node {
+                Some(node) => format!("node `{node}` failed: {reason}"),
+                None => reason,
+            };
             eprintln!("{}", redactor.text(&reason));
             ExitCode::FAILURE
         }

@@ -219,6 +219,7 @@ pub enum RunOutcome {
         outputs: Value,
         usage: Usage,
     },
+    /// `reason` is the failing node's own message; `node` names it.
     Failed {
         node: Option<String>,
         reason: String,
@@ -487,11 +488,7 @@ impl Executor {
                 Err(error) if node.on_error == OnError::Continue => json!({"error": error.message}),
                 Err(error) => {
                     status[finished.index] = Status::Waiting;
-                    failure.get_or_insert((
-                        Some(node.id.clone()),
-                        format!("node `{}` failed: {}", node.id, error.message),
-                        error.retryable,
-                    ));
+                    failure.get_or_insert((Some(node.id.clone()), error.message.clone(), error.retryable));
                     continue;
                 }
             };

@@ -2,19 +2,21 @@
 //! the leases it holds, and reports each task's end. It only ever calls out.
 //!
 //! When the control plane is unreachable every call is retried with exponential backoff and jitter; work
-//! in hand goes on (events wait in memory and are posted when it is back). On shutdown the slots stop
-//! claiming, running tasks get `shutdown_grace` to finish, and the rest are cancelled and handed back as
-//! retryable failures, so another data plane resumes them from their last checkpoint.
+//! in hand goes on (events wait in memory and are posted when it is back). On shutdown the slots start no
+//! new long poll (one in flight ends within `wait`), running tasks get `shutdown_grace` to finish, and the
+//! rest are cancelled and handed back as retryable failures, once no poll of this instance is in flight,
+//! so another data plane resumes them from their last checkpoint.
 
 mod batch;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use protocol::{Completion, Failure, Heartbeat, Registration, RegistrationAck, TaskEnvelope, TaskId};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -151,6 +153,9 @@ pub struct Poller {
     held: Mutex<HashMap<TaskId, Held>>,
     plans: Mutex<HashMap<String, Arc<Plan>>>,
     shutting_down: AtomicBool,
+    /// Slots waiting in a long poll now.
+    polling: AtomicUsize,
+    poll_ended: Notify,
 }
 
 impl std::fmt::Debug for Poller {
@@ -177,6 +182,8 @@ impl Poller {
             held: Mutex::new(HashMap::new()),
             plans: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
+            polling: AtomicUsize::new(0),
+            poll_ended: Notify::new(),
         })
     }
 
@@ -285,10 +292,16 @@ impl Poller {
     async fn slot(self: Arc<Self>, shutdown: CancellationToken) {
         let mut backoff = Backoff::new(self.config.backoff_max);
         while !shutdown.is_cancelled() {
-            let claimed = tokio::select! {
-                () = shutdown.cancelled() => break,
-                claimed = self.client.next(&self.config.instance_id, self.config.wait, 1) => claimed,
-            };
+            // A long poll is not abandoned on shutdown: the control plane would go on waiting for it and
+            // could hand it a task nobody runs until the lease runs out. It ends within `wait`, and what
+            // it brings is run like any other task.
+            self.polling.fetch_add(1, Ordering::SeqCst);
+            let claimed = self
+                .client
+                .next(&self.config.instance_id, self.config.wait, 1)
+                .await;
+            self.polling.fetch_sub(1, Ordering::SeqCst);
+            self.poll_ended.notify_waiters();
             match claimed {
                 Ok(tasks) => {
                     backoff.reset();
@@ -458,6 +471,13 @@ impl Poller {
 
     /// Reports a task's end, trying again while the control plane is unreachable.
     async fn deliver(&self, task: TaskId, report: Report) {
+        if matches!(report, Report::HandBack(_)) {
+            // Handed back while a slot of this instance still long-polls, the task could come straight
+            // back to it, after it stopped running tasks; no new polls start once shutting down.
+            while self.polling.load(Ordering::SeqCst) > 0 {
+                let _ = tokio::time::timeout(Duration::from_millis(100), self.poll_ended.notified()).await;
+            }
+        }
         let mut backoff = Backoff::new(self.config.backoff_max);
         let started = tokio::time::Instant::now();
         loop {

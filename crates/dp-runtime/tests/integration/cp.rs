@@ -285,6 +285,21 @@ pub struct DpSetup<'a> {
     pub instance: &'a str,
     pub extra: fn(&mut ToolRegistry),
     pub secrets: Vec<String>,
+    pub grace: Duration,
+}
+
+impl<'a> DpSetup<'a> {
+    /// The built-in tools, no extra secrets, a five-second shutdown grace.
+    pub fn new(cp: &'a Cp, credential: &'a str, instance: &'a str) -> Self {
+        Self {
+            cp,
+            credential,
+            instance,
+            extra: no_extra_tools,
+            secrets: Vec::new(),
+            grace: Duration::from_secs(5),
+        }
+    }
 }
 
 pub fn no_extra_tools(_: &mut ToolRegistry) {}
@@ -322,7 +337,7 @@ impl Dp {
         config.wait = Duration::from_secs(2);
         config.batch_every = Duration::from_millis(50);
         config.backoff_max = Duration::from_millis(500);
-        config.shutdown_grace = Duration::from_secs(5);
+        config.shutdown_grace = setup.grace;
         let metrics = Arc::new(Metrics::default());
         let poller = Poller::new(Arc::new(client), Arc::new(registry), config, Arc::clone(&metrics));
         let shutdown = CancellationToken::new();

@@ -31,6 +31,7 @@ async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_
         instance: "dp-a",
         extra: no_extra_tools,
         secrets: vec![],
+        grace: Duration::from_secs(5),
     });
     let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
     assert_eq!(view["outputs"]["records"], 15000);
@@ -161,6 +162,7 @@ async fn a_data_plane_lost_mid_run_is_replaced_by_another_that_resumes_from_the_
         instance: "dp-lost",
         extra: hanging_tools,
         secrets: vec![],
+        grace: Duration::from_secs(5),
     });
     // Wait until the first node's checkpoint is stored, then lose the data plane with its task.
     let deadline = tokio::time::Instant::now() + LIMIT;
@@ -190,6 +192,7 @@ async fn a_data_plane_lost_mid_run_is_replaced_by_another_that_resumes_from_the_
         instance: "dp-other",
         extra: passing_tools,
         secrets: vec![],
+        grace: Duration::from_secs(5),
     });
     let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
     assert_eq!(view["outputs"], json!({"passed": {"calls": 1}}), "{view:#}");
@@ -212,6 +215,7 @@ async fn the_data_plane_rides_out_a_control_plane_outage() {
         instance: "dp-patient",
         extra: no_extra_tools,
         secrets: vec![],
+        grace: Duration::from_secs(5),
     });
     let deadline = tokio::time::Instant::now() + LIMIT;
     while !dp.metrics.registered.load(Ordering::Relaxed) {
@@ -271,6 +275,7 @@ async fn a_planted_secret_never_reaches_the_control_plane() {
         instance: "dp-careful",
         extra: no_extra_tools,
         secrets: vec![PLANTED.to_owned()],
+        grace: Duration::from_secs(5),
     });
     let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
     assert_eq!(
@@ -291,4 +296,176 @@ async fn a_planted_secret_never_reaches_the_control_plane() {
     );
     assert!(text.contains("[REDACTED]"));
     dp.stop().await;
+}
+
+#[actix_web::test]
+async fn a_tool_without_its_granted_scope_fails_the_run_with_the_reason_and_writes_nothing() {
+    let cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read"]).await;
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    let dp = Dp::start(DpSetup::new(&cp, &at.credential, "dp-strict"));
+    let view = cp.wait_for(&at, &run, "failed", LIMIT).await;
+    assert_eq!(
+        view["failure_reason"],
+        "node normalize: tool `billing.normalize` needs the permission `reports:write` which the org \
+         did not grant at install; nothing was run"
+    );
+    assert_eq!(dp.metrics.tasks_failed.load(Ordering::Relaxed), 1);
+    dp.stop().await;
+}
+
+static SLOW_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Takes a moment, and counts its calls.
+struct Slow;
+
+impl Tool for Slow {
+    fn name(&self) -> &str {
+        "test.hold"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, _input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async {
+            SLOW_CALLS.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            Ok(json!({"slow": true}))
+        })
+    }
+}
+
+fn slow_tools(tools: &mut ToolRegistry) {
+    tools.register(Count).register(Slow);
+}
+
+/// Waits until the run's timeline shows `node` finished.
+async fn wait_for_node(cp: &Cp, at: &crate::cp::Installed, run: &str, node: &str) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let view = cp.run(at, run).await;
+        let done = view["timeline"].as_array().is_some_and(|steps| {
+            steps
+                .iter()
+                .any(|step| step["node"] == node && step["status"] == "succeeded")
+        });
+        if done {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{node} never finished: {view:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_web::test]
+async fn on_shutdown_running_work_finishes_within_the_grace_and_the_poller_exits() {
+    let cp = Cp::start().await;
+    let at = cp.install(&RESUMABLE.replace("resumable", "draining"), &[]).await;
+    let run = cp.start_run(&at, json!({})).await;
+    let dp = Dp::start(DpSetup {
+        extra: slow_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-draining")
+    });
+    wait_for_node(&cp, &at, &run, "first").await;
+    dp.stop().await;
+    let view = cp.run(&at, &run).await;
+    assert_eq!(view["state"], "succeeded", "{view:#}");
+    assert_eq!(view["outputs"], json!({"slow": true}));
+}
+
+#[actix_web::test]
+async fn on_shutdown_work_past_the_grace_is_handed_back_and_resumed_elsewhere() {
+    let cp = Cp::start().await;
+    let at = cp
+        .install(&RESUMABLE.replace("resumable", "handed-back"), &[])
+        .await;
+    let run = cp.start_run(&at, json!({})).await;
+    let leaving = Dp::start(DpSetup {
+        extra: hanging_tools,
+        grace: Duration::from_millis(300),
+        ..DpSetup::new(&cp, &at.credential, "dp-leaving")
+    });
+    wait_for_node(&cp, &at, &run, "first").await;
+    let before = FIRST_RUNS.load(Ordering::SeqCst);
+    leaving.stop().await;
+    let view = cp.run(&at, &run).await;
+    assert_eq!(
+        view["state"], "queued",
+        "handed back for another attempt: {view:#}"
+    );
+
+    let next = Dp::start(DpSetup {
+        extra: passing_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-next")
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["attempts"], 2);
+    assert_eq!(
+        FIRST_RUNS.load(Ordering::SeqCst),
+        before,
+        "the finished node ran again"
+    );
+    next.stop().await;
+}
+
+#[actix_web::test]
+async fn a_run_cancelled_through_the_api_stops_on_the_data_plane() {
+    let cp = Cp::start().await;
+    let at = cp
+        .install(&RESUMABLE.replace("resumable", "cancelled"), &[])
+        .await;
+    let run = cp.start_run(&at, json!({})).await;
+    let dp = Dp::start(DpSetup {
+        extra: hanging_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-obedient")
+    });
+    wait_for_node(&cp, &at, &run, "first").await;
+    cp.post(&format!("/api/v1/runs/{run}/cancel"), &at.operator, json!({}))
+        .await;
+    cp.wait_for(&at, &run, "cancelled", LIMIT).await;
+    assert_eq!(dp.metrics.tasks_failed.load(Ordering::Relaxed), 1);
+    dp.stop().await;
+}
+
+#[test]
+fn run_local_prints_progress_and_outputs() {
+    let reports = std::env::temp_dir().join(format!("dp-local-{}", uuid::Uuid::now_v7().simple()));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dp-runtime"))
+        .args([
+            "run-local",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/billing-normalizer.yaml"
+            ),
+        ])
+        .args(["--input", r#"{"billing_source": "data", "period": "2025-11"}"#])
+        .args([
+            "--billing-root",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/finops"),
+        ])
+        .arg("--reports-root")
+        .arg(&reports)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&reports);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let outputs: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(outputs["records"], 15000);
+    assert_eq!(outputs["total_cost"], "65229.0695");
+    for line in [
+        "▶ normalize",
+        "✓ normalize",
+        "records=15000",
+        "✓ result",
+        "run succeeded",
+    ] {
+        assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
+    }
 }
