@@ -1,8 +1,9 @@
 //! `a2a`: calls another installed agent through the control plane, as a child run it waits for.
 //!
 //! Config: `deployment` (the target deployment's id, or `$/pointer` into the node's input), `agent` (its
-//! name, for the record) and optional `payload_ref` (`$/pointer` into the input). The node's input is sent
-//! as the message's data part: the child run's inputs. The message id is the run's id and the node's, so
+//! name, for the record), optional `payload_ref` (`$/pointer` into the input) and `send` (a pointer into
+//! the input: the part to send; default the whole input). What is sent is the message's data part: the
+//! child run's inputs. The message id is the run's id and the node's, so
 //! a retried or resumed node finds the same child run rather than starting another. The output carries the
 //! hand-over's fields (`task_id`, `from`, `to`, `payload_ref`, `status`) and the child run's `outputs`.
 
@@ -35,6 +36,8 @@ pub struct A2aConfig {
     pub agent: String,
     pub skill: Option<String>,
     pub payload_ref: Option<String>,
+    /// A pointer into the input: what to send (default: the whole input).
+    pub send: Option<String>,
 }
 
 fn resolve(text: &str, input: &Value) -> Result<Value, String> {
@@ -64,6 +67,12 @@ impl Node for A2aNode {
     fn check(&self, config: &A2aConfig) -> Result<(), String> {
         if self.client.is_none() {
             return Err("a2a nodes need a control plane and an A2A credential (--a2a-token)".to_owned());
+        }
+        if let Some(pointer) = &config.send
+            && !pointer.is_empty()
+            && !pointer.starts_with('/')
+        {
+            return Err(format!("send: `{pointer}` is not a JSON pointer"));
         }
         for text in std::iter::once(&config.deployment).chain(config.payload_ref.as_ref()) {
             Template::parse(&Value::String(text.clone())).map_err(|error| error.to_string())?;
@@ -95,12 +104,19 @@ impl Node for A2aNode {
             .map(|text| resolve(text, &input))
             .transpose()
             .map_err(NodeError::fatal)?;
+        let message = match &config.send {
+            Some(pointer) => input
+                .pointer(pointer)
+                .cloned()
+                .ok_or_else(|| NodeError::fatal(format!("send: nothing at `{pointer}` in the input")))?,
+            None => input,
+        };
         let message_id = match ctx.run.run_id {
             Some(run) => format!("{run}:{}", ctx.node),
             None => format!("{}:{}", uuid::Uuid::now_v7(), ctx.node),
         };
         let task = client
-            .send_and_wait(&deployment, &message_id, input)
+            .send_and_wait(&deployment, &message_id, message)
             .await
             .map_err(|error| NodeError {
                 message: format!("calling `{}`: {}", config.agent, error.message),

@@ -31,6 +31,9 @@ pub fn register(registry: &mut ToolRegistry, config: &ToolsConfig) {
             reports: config.reports_root.clone(),
         })
         .register(DetectAnomalies)
+        .register(DetectInReport {
+            root: config.reports_root.clone(),
+        })
         .register(Remediate);
 }
 
@@ -483,6 +486,49 @@ impl Tool for DetectAnomalies {
             let request: DetectInput = input(self.name(), value)?;
             let found = anomalies(&request.records, request.threshold.unwrap_or(3.0));
             Ok(json!({"count": found.len(), "anomalies": found}))
+        })
+    }
+}
+
+/// `finops.detect_anomalies_in_report`: `finops.detect_anomalies` over a report (`{payload_ref,
+/// threshold}`), so a month of records never travels in node outputs.
+#[derive(Debug)]
+struct DetectInReport {
+    root: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct DetectReportInput {
+    payload_ref: String,
+    threshold: Option<f64>,
+}
+
+impl Tool for DetectInReport {
+    fn name(&self) -> &str {
+        "finops.detect_anomalies_in_report"
+    }
+
+    fn scopes(&self) -> &[&str] {
+        &["reports:read"]
+    }
+
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
+    fn call<'a>(&'a self, value: Value, ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let request: DetectReportInput = input(self.name(), value)?;
+            let name = report_name(&request.payload_ref)?;
+            let path = inside(self.root.as_deref(), &format!("{name}.json"), "reports")?;
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|error| NodeError::fatal(format!("report {name}: {error}")))?;
+            let records: Vec<Record> = serde_json::from_slice(&bytes)
+                .map_err(|error| NodeError::fatal(format!("report {name}: {error}")))?;
+            ctx.count("records", records.len() as u64);
+            let found = anomalies(&records, request.threshold.unwrap_or(3.0));
+            Ok(json!({"count": found.len(), "anomalies": found, "records": records.len()}))
         })
     }
 }

@@ -11,6 +11,7 @@ use cp_api::db::{self, Database};
 use cp_api::http::AppState;
 use cp_api::service::accounts::{self, Bootstrap};
 use dp_runtime::client::ControlPlane;
+use dp_runtime::client::a2a::A2aClient;
 use dp_runtime::nodes::{NodeRegistry, Services, register_builtin_nodes};
 use dp_runtime::poller::{Metrics, Poller, PollerConfig};
 use dp_runtime::redact::Redactor;
@@ -19,6 +20,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub const NORMALIZER: &str = include_str!("../fixtures/billing-normalizer.yaml");
+pub const NORMALIZER_HANDING_OFF: &str = include_str!("../fixtures/billing-normalizer-handoff.yaml");
+pub const DETECTOR: &str = include_str!("../fixtures/anomaly-detector.yaml");
 const PASSWORD: &str = "correct horse battery";
 
 /// The control plane, served on a fixed local port so it can be stopped and started again.
@@ -34,6 +37,13 @@ impl Drop for Cp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);
     }
+}
+
+/// Who publishes: the platform admin's API key, a developer's access token and their org.
+pub struct Market {
+    pub admin: String,
+    pub developer: String,
+    pub org: String,
 }
 
 /// An org with the agent installed: whom to call as, and the deployment's credential.
@@ -143,8 +153,8 @@ impl Cp {
         )
     }
 
-    /// Publishes `manifest` (YAML) and installs it for a new org with `granted` scopes.
-    pub async fn install(&self, manifest: &str, granted: &[&str]) -> Installed {
+    /// A platform admin's API key, and a developer with an org of their own.
+    pub async fn market(&self) -> Market {
         let admin = {
             let mut pooled = self.state.pool.get().await.unwrap();
             let input = Bootstrap {
@@ -157,11 +167,20 @@ impl Cp {
                 .unwrap()
                 .api_key
         };
-        let (developer, dev_org) = self.user("dev@aicloud.example", "AI Cloud").await;
+        let (developer, org) = self.user("dev@aicloud.example", "AI Cloud").await;
+        Market {
+            admin,
+            developer,
+            org,
+        }
+    }
+
+    /// Submits, sends for review and publishes a manifest (YAML); its agent id and version.
+    pub async fn publish(&self, market: &Market, manifest: &str) -> (String, String) {
         let answer = self
             .http
-            .post(format!("{}/api/v1/orgs/{dev_org}/agents", self.base()))
-            .bearer_auth(&developer)
+            .post(format!("{}/api/v1/orgs/{}/agents", self.base(), market.org))
+            .bearer_auth(&market.developer)
             .header("content-type", "application/yaml")
             .body(manifest.to_owned())
             .send()
@@ -175,30 +194,56 @@ impl Cp {
             submitted["version"].as_str().unwrap(),
         );
         self.post(
-            &format!("/api/v1/orgs/{dev_org}/agents/{agent}/versions/{version}/submit"),
-            &developer,
+            &format!(
+                "/api/v1/orgs/{}/agents/{agent}/versions/{version}/submit",
+                market.org
+            ),
+            &market.developer,
             json!({}),
         )
         .await;
         self.post(
             &format!("/api/v1/agents/{agent}/publish"),
-            &admin,
+            &market.admin,
             json!({"version": version}),
         )
         .await;
-        let (operator, org) = self.user("ops@acme.example", "Acme").await;
+        (agent.to_owned(), version.to_owned())
+    }
+
+    /// An operator with an org of their own: the access token and the org.
+    pub async fn operator(&self) -> (String, String) {
+        self.user("ops@acme.example", "Acme").await
+    }
+
+    /// Installs a published agent for the operator's org with `granted` scopes.
+    pub async fn install_into(
+        &self,
+        operator: &(String, String),
+        agent: &(String, String),
+        granted: &[&str],
+    ) -> Installed {
+        let (token, org) = operator;
         let installed = self
             .post(
                 &format!("/api/v1/orgs/{org}/install"),
-                &operator,
-                json!({"agent_id": agent, "version": version, "deployment_type": "saas", "granted_permissions": granted}),
+                token,
+                json!({"agent_id": agent.0, "version": agent.1, "deployment_type": "saas", "granted_permissions": granted}),
             )
             .await;
         Installed {
-            operator,
+            operator: token.clone(),
             deployment: installed["id"].as_str().unwrap().to_owned(),
             credential: installed["credential"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// Publishes `manifest` (YAML) and installs it for a new org with `granted` scopes.
+    pub async fn install(&self, manifest: &str, granted: &[&str]) -> Installed {
+        let market = self.market().await;
+        let agent = self.publish(&market, manifest).await;
+        let operator = self.operator().await;
+        self.install_into(&operator, &agent, granted).await
     }
 
     pub async fn start_run(&self, at: &Installed, inputs: Value) -> String {
@@ -286,6 +331,10 @@ pub struct DpSetup<'a> {
     pub extra: fn(&mut ToolRegistry),
     pub secrets: Vec<String>,
     pub grace: Duration,
+    /// The reports folder (default: one of its own).
+    pub reports: Option<PathBuf>,
+    /// A token for `a2a` nodes.
+    pub a2a_token: Option<String>,
 }
 
 impl<'a> DpSetup<'a> {
@@ -298,6 +347,8 @@ impl<'a> DpSetup<'a> {
             extra: no_extra_tools,
             secrets: Vec::new(),
             grace: Duration::from_secs(5),
+            reports: None,
+            a2a_token: None,
         }
     }
 }
@@ -306,7 +357,9 @@ pub fn no_extra_tools(_: &mut ToolRegistry) {}
 
 impl Dp {
     pub fn start(setup: DpSetup<'_>) -> Self {
-        let reports = std::env::temp_dir().join(format!("dp-reports-{}", uuid::Uuid::now_v7().simple()));
+        let reports = setup.reports.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("dp-reports-{}", uuid::Uuid::now_v7().simple()))
+        });
         let mut tools = builtin_tools(&ToolsConfig {
             http_allow: vec![],
             billing_root: Some(PathBuf::from(concat!(
@@ -321,6 +374,10 @@ impl Dp {
             &mut registry,
             &Services {
                 tools: Arc::new(tools),
+                a2a: setup
+                    .a2a_token
+                    .as_deref()
+                    .map(|token| Arc::new(A2aClient::new(&setup.cp.base(), token))),
                 ..Services::default()
             },
         );

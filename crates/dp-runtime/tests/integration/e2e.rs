@@ -10,7 +10,7 @@ use dp_runtime::tools::{Tool, ToolFuture, ToolRegistry};
 use manifest::Risk;
 use serde_json::{Value, json};
 
-use crate::cp::{Cp, Dp, DpSetup, NORMALIZER, no_extra_tools};
+use crate::cp::{Cp, DETECTOR, Dp, DpSetup, NORMALIZER, NORMALIZER_HANDING_OFF};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -26,12 +26,7 @@ async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_
     assert_eq!(cp.run(&at, &run).await["state"], "queued");
 
     let dp = Dp::start(DpSetup {
-        cp: &cp,
-        credential: &at.credential,
-        instance: "dp-a",
-        extra: no_extra_tools,
-        secrets: vec![],
-        grace: Duration::from_secs(5),
+        ..DpSetup::new(&cp, &at.credential, "dp-a")
     });
     let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
     assert_eq!(view["outputs"]["records"], 15000);
@@ -157,12 +152,8 @@ async fn a_data_plane_lost_mid_run_is_replaced_by_another_that_resumes_from_the_
     let at = cp.install(RESUMABLE, &[]).await;
     let run = cp.start_run(&at, json!({})).await;
     let lost = Dp::start(DpSetup {
-        cp: &cp,
-        credential: &at.credential,
-        instance: "dp-lost",
         extra: hanging_tools,
-        secrets: vec![],
-        grace: Duration::from_secs(5),
+        ..DpSetup::new(&cp, &at.credential, "dp-lost")
     });
     // Wait until the first node's checkpoint is stored, then lose the data plane with its task.
     let deadline = tokio::time::Instant::now() + LIMIT;
@@ -187,12 +178,8 @@ async fn a_data_plane_lost_mid_run_is_replaced_by_another_that_resumes_from_the_
     cp.expire_leases().await;
 
     let other = Dp::start(DpSetup {
-        cp: &cp,
-        credential: &at.credential,
-        instance: "dp-other",
         extra: passing_tools,
-        secrets: vec![],
-        grace: Duration::from_secs(5),
+        ..DpSetup::new(&cp, &at.credential, "dp-other")
     });
     let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
     assert_eq!(view["outputs"], json!({"passed": {"calls": 1}}), "{view:#}");
@@ -210,12 +197,7 @@ async fn the_data_plane_rides_out_a_control_plane_outage() {
     let mut cp = Cp::start().await;
     let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
     let dp = Dp::start(DpSetup {
-        cp: &cp,
-        credential: &at.credential,
-        instance: "dp-patient",
-        extra: no_extra_tools,
-        secrets: vec![],
-        grace: Duration::from_secs(5),
+        ..DpSetup::new(&cp, &at.credential, "dp-patient")
     });
     let deadline = tokio::time::Instant::now() + LIMIT;
     while !dp.metrics.registered.load(Ordering::Relaxed) {
@@ -270,12 +252,8 @@ async fn a_planted_secret_never_reaches_the_control_plane() {
         )
         .await;
     let dp = Dp::start(DpSetup {
-        cp: &cp,
-        credential: &at.credential,
-        instance: "dp-careful",
-        extra: no_extra_tools,
         secrets: vec![PLANTED.to_owned()],
-        grace: Duration::from_secs(5),
+        ..DpSetup::new(&cp, &at.credential, "dp-careful")
     });
     let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
     assert_eq!(
@@ -468,4 +446,78 @@ fn run_local_prints_progress_and_outputs() {
     ] {
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
     }
+}
+
+#[actix_web::test]
+async fn the_finops_pair_end_to_end_the_normalizer_hands_its_report_to_the_detector_over_a2a() {
+    let cp = Cp::start().await;
+    let market = cp.market().await;
+    let normalizer = cp.publish(&market, NORMALIZER_HANDING_OFF).await;
+    let detector = cp.publish(&market, DETECTOR).await;
+    let operator = cp.operator().await;
+    let normalizing = cp
+        .install_into(&operator, &normalizer, &["billing:read", "reports:write"])
+        .await;
+    let detecting = cp.install_into(&operator, &detector, &["reports:read"]).await;
+    let reports = std::env::temp_dir().join(format!("dp-pair-{}", uuid::Uuid::now_v7().simple()));
+    let normalizer_dp = Dp::start(DpSetup {
+        reports: Some(reports.clone()),
+        a2a_token: Some(operator.0.clone()),
+        ..DpSetup::new(&cp, &normalizing.credential, "dp-normalizer")
+    });
+    let detector_dp = Dp::start(DpSetup {
+        reports: Some(reports.clone()),
+        ..DpSetup::new(&cp, &detecting.credential, "dp-detector")
+    });
+    let run = cp
+        .start_run(
+            &normalizing,
+            json!({"billing_source": "data", "period": "2025-11", "detector": detecting.deployment}),
+        )
+        .await;
+    let view = cp.wait_for(&normalizing, &run, "succeeded", LIMIT).await;
+    let handoff = &view["outputs"]["handoff"];
+    assert_eq!(handoff["status"], "completed", "{view:#}");
+    assert_eq!(handoff["to"], "com.aicloud.finops.anomaly-detector");
+    assert_eq!(handoff["from"], normalizing.deployment.as_str());
+    assert_eq!(handoff["payload_ref"], "report://normalized-2025-11");
+    let found: Vec<(String, String)> = handoff["outputs"]["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|anomaly| {
+            (
+                anomaly["service"].as_str().unwrap().to_owned(),
+                anomaly["date"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let truth: Value =
+        serde_json::from_str(include_str!("../../../../examples/finops/data/anomalies.json")).unwrap();
+    let mut expected: Vec<(String, String)> = truth["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|anomaly| {
+            (
+                anomaly["service"].as_str().unwrap().to_owned(),
+                anomaly["date"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut found_sorted = found.clone();
+    found_sorted.sort();
+    expected.sort();
+    assert_eq!(
+        found_sorted, expected,
+        "the detector found other anomalies than were planted"
+    );
+
+    // The child run is the detector's own run, in the same org, with the hand-over's inputs.
+    let child = cp.run(&detecting, handoff["task_id"].as_str().unwrap()).await;
+    assert_eq!(child["state"], "succeeded");
+    assert_eq!(child["inputs"]["payload_ref"], "report://normalized-2025-11");
+    normalizer_dp.stop().await;
+    detector_dp.stop().await;
+    let _ = std::fs::remove_dir_all(&reports);
 }
