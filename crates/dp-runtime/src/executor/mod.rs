@@ -535,6 +535,8 @@ impl Executor {
             if let Value::Object(state) = &mut done.state {
                 state.insert(AWAITING_APPROVAL.to_owned(), json!({"node": node}));
             }
+            // Stored as the run's checkpoint, the task queued after the approval carries it.
+            sink.checkpoint(&done);
             sink.emit(EventKind::Finished {
                 node: None,
                 attempt: 0,

@@ -462,9 +462,8 @@ async fn a_risky_tool_suspends_and_runs_once_approved() {
     );
     let mut request = request(&plan, None);
     request.run.granted_permissions.push("cloud.compute:write".into());
-    let outcome = Executor::default()
-        .run(request, Arc::new(Recorder::default()))
-        .await;
+    let recorder = Arc::new(Recorder::default());
+    let outcome = Executor::default().run(request, recorder.clone()).await;
     let RunOutcome::Suspended {
         node,
         approval,
@@ -481,6 +480,8 @@ async fn a_risky_tool_suspends_and_runs_once_approved() {
         "tool `cloud.remediate` is of high risk and needs a human's approval"
     );
     assert_eq!(checkpoint.state[AWAITING_APPROVAL]["node"], "fix");
+    let stored = recorder.checkpoints.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(stored, checkpoint, "the suspended state is checkpointed too");
 
     let mut request = super::tests::request(&plan, Some(checkpoint));
     request.run.granted_permissions.push("cloud.compute:write".into());

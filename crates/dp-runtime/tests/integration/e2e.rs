@@ -521,3 +521,87 @@ async fn the_finops_pair_end_to_end_the_normalizer_hands_its_report_to_the_detec
     detector_dp.stop().await;
     let _ = std::fs::remove_dir_all(&reports);
 }
+
+const REMEDIATING: &str = r#"
+id: com.example.e2e.remediating
+name: Remediating
+version: 1.0.0
+description: Terminates an instance, which a human must approve first.
+category: testing
+workflow:
+  nodes:
+    - id: plan
+      kind: transform
+      config: { input: { actions: [{ action: terminate, resource: i-0abc }] } }
+    - id: fix
+      kind: tool
+      config: { tool: cloud.remediate, input: $/plan }
+  edges:
+    - { from: plan, to: fix }
+tools:
+  - { name: cloud.remediate, scopes: ["cloud.compute:write"], risk: high }
+constraints: [requires-human-approval-for-remediation]
+"#;
+
+#[actix_web::test]
+async fn a_risky_tool_suspends_with_a_checkpoint_and_fails_clearly_where_runs_cannot_be_suspended() {
+    let cp = Cp::start().await;
+    let at = cp.install(REMEDIATING, &["cloud.compute:write"]).await;
+    let run = cp.start_run(&at, json!({})).await;
+    let dp = Dp::start(DpSetup::new(&cp, &at.credential, "dp-careful"));
+    let view = cp.wait_for(&at, &run, "failed", LIMIT).await;
+    let reason = view["failure_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("needs a human's approval (tool `cloud.remediate` is of high risk")
+            && reason.contains("this control plane cannot suspend runs"),
+        "{reason}"
+    );
+    let events = cp.events(&at, &run).await;
+    let last = events
+        .iter()
+        .rev()
+        .find(|event| event["type"] == "checkpoint")
+        .unwrap();
+    assert_eq!(last["checkpoint"]["state"]["awaiting_approval"]["node"], "fix");
+    assert!(last["checkpoint"]["nodes"].get("plan").is_some());
+    assert!(
+        last["checkpoint"]["nodes"].get("fix").is_none(),
+        "the risky call ran"
+    );
+    dp.stop().await;
+}
+
+#[actix_web::test]
+async fn the_health_port_answers_and_shows_metrics() {
+    let cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let dp = Dp::start(DpSetup::new(&cp, &at.credential, "dp-observed"));
+    let shutdown = dp.shutdown.clone();
+    tokio::spawn(dp_runtime::health::serve(
+        listener,
+        std::sync::Arc::clone(&dp.metrics),
+        shutdown,
+    ));
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("http://{address}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = http
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("dp_tasks_succeeded_total 1"), "{metrics}");
+    assert!(metrics.contains("# TYPE dp_tasks_running gauge"), "{metrics}");
+    dp.stop().await;
+}
