@@ -10,6 +10,9 @@
 //! (`on_error: continue`). After each finished node the sink gets a [`Checkpoint`] holding every finished
 //! node's output; a run given a checkpoint takes those outputs as they are and runs only the rest.
 //!
+//! A node without an `input` template gets `{"inputs": …, "<predecessor id>": output, …}`: the run's inputs
+//! and its direct predecessors' outputs.
+//!
 //! The run's outputs are the outputs of its *final* nodes (those without outgoing edges) that ran: the one
 //! output itself when there is one such node, else an object of them by node id.
 
@@ -416,7 +419,7 @@ impl Executor {
                 };
                 let input = match &node.input {
                     Some(template) => template.eval(&scope),
-                    None => Ok(scope.lookup("").map(Cow::into_owned).unwrap_or(Value::Null)),
+                    None => Ok(direct_inputs(&plan, index, &inputs, &done.nodes)),
                 };
                 let input = match input {
                     Ok(input) => input,
@@ -586,6 +589,23 @@ impl Executor {
         });
         RunOutcome::Succeeded { outputs, usage }
     }
+}
+
+/// A node's input when it has no template: the run's inputs and its direct predecessors' outputs by id
+/// (not every finished node's, which would make a long chain quadratic).
+fn direct_inputs(plan: &Plan, index: usize, inputs: &Value, nodes: &BTreeMap<String, NodeOutput>) -> Value {
+    let mut scope = Map::new();
+    scope.insert("inputs".to_owned(), inputs.clone());
+    for edge in plan
+        .graph
+        .edges_directed(NodeIndex::new(index), Direction::Incoming)
+    {
+        let id = &plan.nodes[plan.graph[edge.source()]].id;
+        if let Some(output) = nodes.get(id) {
+            scope.insert(id.clone(), output.output.clone());
+        }
+    }
+    Value::Object(scope)
 }
 
 fn millis(duration: Duration) -> u64 {

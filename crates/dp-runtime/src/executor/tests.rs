@@ -494,3 +494,23 @@ async fn a_risky_tool_suspends_and_runs_once_approved() {
     assert_eq!(outputs, json!({"done": ["terminate i-123"]}));
     assert_eq!(probe.runs.lock().unwrap()["before"], 1);
 }
+
+#[tokio::test]
+async fn without_a_template_a_node_gets_the_inputs_and_its_direct_predecessors_outputs() {
+    let probe = Arc::new(Probe::default());
+    let plan = plan(
+        &probe,
+        json!({
+            "nodes": [{"id": "a", "kind": "work"}, {"id": "b", "kind": "work"}, {"id": "c", "kind": "work"}],
+            "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}]
+        }),
+    );
+    let (outcome, _) = run(&plan, None).await;
+    let RunOutcome::Succeeded { outputs, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let input = outputs["input"].as_object().unwrap();
+    assert_eq!(input.keys().collect::<Vec<_>>(), ["b", "inputs"]);
+    assert_eq!(input["inputs"], json!({"period": "2025-11"}));
+    assert_eq!(input["b"]["node"], "b");
+}
