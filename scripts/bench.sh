@@ -21,4 +21,5 @@ cargo bench --locked -p cp-api --bench http
 # 1,000 concurrent long-polls need as many sockets on each side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo bench --locked -p cp-api --bench queue
+cargo bench --locked -p dp-runtime --bench scheduler
 python3 scripts/bench_report.py

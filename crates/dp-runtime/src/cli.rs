@@ -1,9 +1,22 @@
 //! The `dp-runtime` command line.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::ControlPlane;
+use crate::client::a2a::A2aClient;
+use crate::llm::LlmProvider;
+use crate::llm::openai::{OpenAi, OpenAiSettings};
+use crate::nodes::{Services, builtin_registry};
+use crate::poller::{Metrics, Poller, PollerConfig};
+use crate::redact::{RedactingWriter, Redactor};
+use crate::tools::{ToolsConfig, builtin_tools};
 
 #[derive(Debug, Parser)]
 #[command(name = "dp-runtime", version, about = "The agent marketplace's data plane")]
@@ -14,6 +27,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run tasks for a control plane: register, claim, run, report. Calls out only.
+    Serve(Box<ServeArgs>),
+    /// Run one workflow here, with no control plane, printing each node's progress and the outputs.
+    RunLocal(Box<RunLocalArgs>),
     /// Check agent manifests and print every error, one per line; exit status 1 on any.
     Validate {
         /// Manifest files (YAML, or JSON for `.json`).
@@ -22,6 +39,128 @@ pub enum Command {
     },
     /// Print the JSON Schema of an agent manifest.
     ManifestSchema,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The control plane's URL.
+    #[arg(long, env = "DP_CONTROL_PLANE_URL")]
+    pub control_plane: String,
+    /// The deployment's data-plane credential (`amd_…`).
+    #[arg(long, env = "DP_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Tasks run at once.
+    #[arg(long, env = "DP_SLOTS", default_value_t = 4)]
+    pub slots: u32,
+    /// The local health and metrics port.
+    #[arg(long, env = "DP_LISTEN", default_value = "127.0.0.1:9464")]
+    pub listen: SocketAddr,
+    /// This instance's name (default: the host name and a random suffix).
+    #[arg(long, env = "DP_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// An org API key with the operator role, for `a2a` nodes calling other installed agents.
+    #[arg(long, env = "DP_A2A_TOKEN", hide_env_values = true)]
+    pub a2a_token: Option<String>,
+    /// On SIGTERM, how long running tasks may go on before they are handed back.
+    #[arg(long, env = "DP_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime_duration)]
+    pub shutdown_grace: std::time::Duration,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunLocalArgs {
+    /// The agent manifest (YAML, or JSON for `.json`).
+    pub manifest: PathBuf,
+    /// The run's inputs, as JSON (or `@FILE`).
+    #[arg(long, default_value = "{}")]
+    pub input: String,
+    /// Scopes to grant (default: every scope the manifest's tools declare).
+    #[arg(long = "grant", value_delimiter = ',')]
+    pub grants: Option<Vec<String>>,
+    /// Treat this node's pending approval as given.
+    #[arg(long)]
+    pub approve: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// What nodes and tools may reach, for `serve` and `run-local` alike.
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    /// URL prefixes the `http_request` tool may call, comma separated.
+    #[arg(long, env = "DP_HTTP_ALLOW", value_delimiter = ',')]
+    pub http_allow: Vec<String>,
+    /// The folder billing sources are read from.
+    #[arg(long, env = "DP_BILLING_ROOT")]
+    pub billing_root: Option<PathBuf>,
+    /// The folder reports are kept in.
+    #[arg(long, env = "DP_REPORTS_ROOT", default_value = "data/reports")]
+    pub reports_root: PathBuf,
+    /// Environment variables whose values are secrets, comma separated: they never leave the process.
+    #[arg(long, env = "DP_REDACT_ENV", value_delimiter = ',')]
+    pub redact_env: Vec<String>,
+    /// An OpenAI-compatible API for `llm` nodes (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
+    #[arg(long, env = "DP_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// The key for `--llm-base-url`.
+    #[arg(long, env = "DP_LLM_API_KEY", hide_env_values = true, default_value = "")]
+    pub llm_api_key: String,
+}
+
+fn humantime_duration(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<manifest::Duration>()
+        .map(|duration| duration.0)
+        .map_err(|error| error.to_string())
+}
+
+impl RuntimeArgs {
+    #[must_use]
+    pub fn services(&self) -> Services {
+        let tools = builtin_tools(&ToolsConfig {
+            http_allow: self.http_allow.clone(),
+            billing_root: self.billing_root.clone(),
+            reports_root: Some(self.reports_root.clone()),
+        });
+        let mut llm: BTreeMap<String, Arc<dyn LlmProvider>> = BTreeMap::new();
+        if let Some(base_url) = &self.llm_base_url {
+            let provider = OpenAi::new(OpenAiSettings {
+                base_url: base_url.clone(),
+                api_key: self.llm_api_key.clone(),
+            });
+            llm.insert("openai".to_owned(), Arc::new(provider));
+        }
+        Services {
+            tools: Arc::new(tools),
+            llm,
+            a2a: None,
+        }
+    }
+
+    /// The secrets to redact: the named variables' values, and `extra`.
+    #[must_use]
+    pub fn redactor(&self, extra: &[&str]) -> Redactor {
+        let values = self
+            .redact_env
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .chain(extra.iter().map(|value| (*value).to_owned()))
+            .chain(std::iter::once(self.llm_api_key.clone()));
+        Redactor::new(values)
+    }
+}
+
+fn init_logs(redactor: Arc<Redactor>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(RedactingWriter::new(redactor))
+        .try_init();
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
 
 /// Runs a parsed command line.
@@ -40,7 +179,106 @@ pub fn run(cli: Cli) -> ExitCode {
             println!("{:#}", manifest::manifest_schema());
             ExitCode::SUCCESS
         }
+        Command::Serve(args) => {
+            let mut secrets = vec![args.token.as_str()];
+            secrets.extend(args.a2a_token.as_deref());
+            let redactor = Arc::new(args.runtime.redactor(&secrets));
+            init_logs(Arc::clone(&redactor));
+            match runtime()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(serve(*args, redactor)))
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!("{error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::RunLocal(args) => {
+            let redactor = Arc::new(args.runtime.redactor(&[]));
+            init_logs(Arc::clone(&redactor));
+            match runtime() {
+                Ok(rt) => rt.block_on(crate::local::run_local(*args, redactor)),
+                Err(error) => {
+                    eprintln!("{error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+/// `dp-runtime serve`: runs until SIGTERM or Ctrl-C, then drains and exits.
+///
+/// # Errors
+///
+/// The health port cannot be bound, or the control plane refuses this data plane.
+pub async fn serve(args: ServeArgs, redactor: Arc<Redactor>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+    let result = serve_until(args, redactor, shutdown).await;
+    signals.abort();
+    result
+}
+
+/// `serve` until `shutdown` is cancelled.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub async fn serve_until(
+    args: ServeArgs,
+    redactor: Arc<Redactor>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, "health and metrics");
+    let metrics = Arc::new(Metrics::default());
+    let health = tokio::spawn(crate::health::serve(
+        listener,
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    ));
+    let mut services = args.runtime.services();
+    services.a2a = args
+        .a2a_token
+        .as_deref()
+        .map(|token| Arc::new(A2aClient::new(&args.control_plane, token)));
+    let registry = Arc::new(builtin_registry(&services));
+    let mut capabilities: Vec<String> = registry.kinds().iter().map(|kind| (*kind).to_owned()).collect();
+    capabilities.extend(services.tools.names().iter().map(|tool| format!("tool:{tool}")));
+    let instance_id = args
+        .instance_id
+        .clone()
+        .unwrap_or_else(|| format!("dp-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
+    let mut config = PollerConfig::new(instance_id);
+    config.slots = args.slots;
+    config.shutdown_grace = args.shutdown_grace;
+    config.capabilities = capabilities;
+    let client = Arc::new(ControlPlane::new(&args.control_plane, &args.token, redactor)?);
+    let poller = Poller::new(client, registry, config, metrics);
+    let result = poller.run(shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = health.await;
+    result.map_err(anyhow::Error::from)
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            shutdown.cancel();
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    shutdown.cancel();
 }
 
 #[cfg(test)]

@@ -1,5 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod cli;
+pub mod client;
+pub mod executor;
+pub mod health;
+pub mod llm;
+pub mod local;
 pub mod nodes;
+pub mod poller;
+pub mod redact;
+pub mod tools;
 pub mod validate;

