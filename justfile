@@ -18,6 +18,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Fetch the local embedding model (all-MiniLM-L6-v2) into ./data/models/; nothing downloads at run time
+models:
+    scripts/models.sh
+
 # Format the code
 fmt:
     cargo fmt --all

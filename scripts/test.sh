@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh
 
+# The memory crate's semantic tests run the real local embedding model.
+scripts/models.sh
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   start_postgres
   export TEST_DATABASE_URL="$PG_URL"
