@@ -1,0 +1,8 @@
+//! The memory crate against the real embedded store and the real local model.
+
+mod durability;
+mod embedder;
+mod isolation;
+mod levels;
+mod store;
+mod support;
