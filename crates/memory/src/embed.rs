@@ -1,10 +1,12 @@
 //! Turning texts into vectors: the `Embedder` trait and the offline default.
 
 mod local;
+mod openai;
 
 use std::future::Future;
 
 pub use local::{LocalEmbedder, MAX_INPUT_BYTES, MAX_TOKENS};
+pub use openai::{OPENAI_MAX_TOKENS, OpenAiConfig, OpenAiEmbedder};
 
 use crate::{Error, Result};
 

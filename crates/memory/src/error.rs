@@ -63,6 +63,14 @@ pub enum Error {
     Model(String),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    #[error(
+        "the embedding endpoint {url} failed (HTTP status {status:?}, after any retries that could help): {message}"
+    )]
+    Remote {
+        url: String,
+        status: Option<u16>,
+        message: String,
+    },
     #[error("the embedder returned {got} vectors for {expected} texts")]
     EmbeddingCount { expected: usize, got: usize },
     #[error("stored data is not valid: {0}")]

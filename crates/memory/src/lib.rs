@@ -10,7 +10,10 @@ mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{AgentScope, Context, ContextRequest, Item, Memory, MemoryConfig, Preferences};
-pub use embed::{Embedder, LocalEmbedder, MAX_INPUT_BYTES, MAX_TOKENS, text_from_bytes};
+pub use embed::{
+    Embedder, LocalEmbedder, MAX_INPUT_BYTES, MAX_TOKENS, OPENAI_MAX_TOKENS, OpenAiConfig, OpenAiEmbedder,
+    text_from_bytes,
+};
 pub use error::{Error, Result};
 pub use level::Level;
 pub use point::{Collection, Filter, Hit, Point, Search};

@@ -166,7 +166,7 @@ impl Inner {
 }
 
 /// The first `MAX_INPUT_BYTES` of a text, cut at a character boundary.
-fn cut(text: &str) -> &str {
+pub(crate) fn cut(text: &str) -> &str {
     if text.len() <= MAX_INPUT_BYTES {
         return text;
     }

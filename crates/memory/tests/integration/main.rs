@@ -4,5 +4,6 @@ mod durability;
 mod embedder;
 mod isolation;
 mod levels;
+mod openai;
 mod store;
 mod support;
