@@ -14,6 +14,8 @@ pub enum Error {
     Directory { path: PathBuf, source: std::io::Error },
     #[error("memory store {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("the Qdrant server at {url}: {message}")]
+    Qdrant { url: String, message: String },
     #[error("the sqlite-vec extension did not load: {0}")]
     Extension(String),
     #[error(

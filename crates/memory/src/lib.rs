@@ -17,4 +17,4 @@ pub use embed::{
 pub use error::{Error, Result};
 pub use level::Level;
 pub use point::{Collection, Filter, Hit, Point, Search};
-pub use store::{SqliteOptions, SqliteVec, VectorStore};
+pub use store::{QdrantServer, SqliteOptions, SqliteVec, VectorStore};

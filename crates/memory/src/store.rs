@@ -1,14 +1,16 @@
 //! Where points live: the `VectorStore` trait and its embedded implementation.
 
+mod qdrant;
 mod sqlite;
 
 use std::future::Future;
 
 use uuid::Uuid;
 
+pub use qdrant::QdrantServer;
 pub use sqlite::{SqliteOptions, SqliteVec};
 
-use crate::{Collection, Filter, Hit, Point, Result, Search};
+use crate::{Collection, Error, Filter, Hit, Point, Result, Search};
 
 /// A vector store with tenant-scoped reads.
 ///
@@ -69,4 +71,50 @@ pub trait VectorStore: Send + Sync + 'static {
     ///
     /// Store errors.
     fn delete_expired(&self, collection: &str, now_ms: i64) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// Collection names go into SQL and URLs: `a-z`, `0-9` and `_`, starting with a letter, at most 48.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let starts_with_letter = chars.next().is_some_and(|first| first.is_ascii_lowercase());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if starts_with_letter && rest_ok && name.len() <= 48 {
+        Ok(())
+    } else {
+        Err(Error::CollectionName(name.to_owned()))
+    }
+}
+
+/// A point a store may write: an org, and a finite, non-zero vector of the collection's dimension.
+pub(crate) fn check_point(collection: &str, dimension: usize, point: &Point) -> Result<()> {
+    if point.org.is_empty() {
+        return Err(Error::NoOrg);
+    }
+    if point.vector.len() != dimension {
+        return Err(Error::WrongDimension {
+            collection: collection.to_owned(),
+            expected: dimension,
+            got: point.vector.len(),
+        });
+    }
+    if point.vector.iter().any(|value| !value.is_finite()) {
+        return Err(Error::NotFinite(point.id.to_string()));
+    }
+    if point.vector.iter().all(|value| *value == 0.0) {
+        return Err(Error::ZeroVector(point.id.to_string()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_names_are_checked_before_they_reach_sql() {
+        assert!(check_name("memory_minilm").is_ok());
+        for bad in ["", "1abc", "Memory", "a-b", "a;drop", &"a".repeat(49)] {
+            assert!(matches!(check_name(bad), Err(Error::CollectionName(_))), "{bad}");
+        }
+    }
 }

@@ -9,7 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, TransactionBehavior, params_from_iter};
 use uuid::Uuid;
 
-use super::VectorStore;
+use super::{VectorStore, check_name, check_point};
 use crate::{Collection, Error, Filter, Hit, Level, Point, Result, Search};
 
 /// The file a `SqliteVec` keeps in its directory.
@@ -590,37 +590,6 @@ fn delete_where(
         unpoint.execute([rowid])?;
     }
     Ok(u64::try_from(rowids.len()).unwrap_or(u64::MAX))
-}
-
-fn check_name(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let starts_with_letter = chars.next().is_some_and(|first| first.is_ascii_lowercase());
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if starts_with_letter && rest_ok && name.len() <= 48 {
-        Ok(())
-    } else {
-        Err(Error::CollectionName(name.to_owned()))
-    }
-}
-
-fn check_point(collection: &str, dimension: usize, point: &Point) -> Result<()> {
-    if point.org.is_empty() {
-        return Err(Error::NoOrg);
-    }
-    if point.vector.len() != dimension {
-        return Err(Error::WrongDimension {
-            collection: collection.to_owned(),
-            expected: dimension,
-            got: point.vector.len(),
-        });
-    }
-    if point.vector.iter().any(|value| !value.is_finite()) {
-        return Err(Error::NotFinite(point.id.to_string()));
-    }
-    if point.vector.iter().all(|value| *value == 0.0) {
-        return Err(Error::ZeroVector(point.id.to_string()));
-    }
-    Ok(())
 }
 
 fn vector_bytes(vector: &[f32]) -> Vec<u8> {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use memory::{Collection, Level, LocalEmbedder, Point, SqliteVec, VectorStore};
+use memory::{Collection, Level, LocalEmbedder, Point, QdrantServer, SqliteVec, VectorStore};
 use uuid::Uuid;
 
 pub const DIM: usize = 8;
@@ -73,4 +73,20 @@ pub fn embedder() -> anyhow::Result<LocalEmbedder> {
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A fresh collection on the Qdrant server `QDRANT_URL` names; none when it is unset.
+pub async fn qdrant() -> anyhow::Result<Option<(QdrantServer, String)>> {
+    let Some(url) = std::env::var("QDRANT_URL").ok().filter(|url| !url.is_empty()) else {
+        return Ok(None);
+    };
+    let store = QdrantServer::connect(&url, std::env::var("QDRANT_API_KEY").ok())?;
+    let name = format!("test_{}", Uuid::now_v7().simple());
+    store
+        .ensure_collection(&Collection {
+            name: name.clone(),
+            ..collection()
+        })
+        .await?;
+    Ok(Some((store, name)))
 }
