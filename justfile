@@ -22,6 +22,10 @@ lint:
 deploy-checks:
     scripts/deploy-checks.sh
 
+# Fetch the local embedding model (all-MiniLM-L6-v2) into ./data/models/; nothing downloads at run time
+models:
+    scripts/models.sh
+
 # Format the code
 fmt:
     cargo fmt --all

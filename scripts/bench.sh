@@ -17,6 +17,9 @@ if [ -z "${BENCH_DATABASE_URL:-}" ]; then
 fi
 
 cargo bench --locked -p manifest --bench manifest
+# The memory benchmark times the local embedding model too.
+scripts/models.sh
+cargo bench --locked -p memory --bench memory
 cargo bench --locked -p cp-api --bench http
 # 1,000 concurrent long-polls need as many sockets on each side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh
 
+# The memory crate's semantic tests run the real local embedding model.
+scripts/models.sh
+if [ -z "${QDRANT_URL:-}" ]; then
+  echo "QDRANT_URL is not set: the memory store tests against a Qdrant server are skipped (they run on SQLite only)" >&2
+fi
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   start_postgres
   export TEST_DATABASE_URL="$PG_URL"

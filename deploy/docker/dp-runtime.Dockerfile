@@ -19,7 +19,7 @@ RUN apt-get update \
     && useradd --uid 65532 --gid app --no-create-home --shell /usr/sbin/nologin app \
     && install -d -o app -g app /var/lib/dp-runtime
 COPY --from=build /out/dp-runtime /usr/local/bin/dp-runtime
-ENV DP_BIND=0.0.0.0:9464 \
+ENV DP_LISTEN=0.0.0.0:9464 \
     DP_DATA_DIR=/var/lib/dp-runtime
 USER 65532:65532
 EXPOSE 9464

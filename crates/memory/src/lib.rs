@@ -1,16 +1,20 @@
 #![doc = include_str!("../README.md")]
 
-/// The five memory levels, from the run's own working state to the org's standing preferences.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Level {
-    /// Working state of one run, checkpointed with it.
-    Session,
-    /// Summaries of past tasks of an agent in an org.
-    Task,
-    /// Named knowledge namespaces of an org (e.g. `cost_anomalies`).
-    Knowledge,
-    /// Past episodes of an agent in an org, for experience replay.
-    Episode,
-    /// The org's preferences, read by key.
-    Preferences,
-}
+mod clock;
+mod context;
+mod embed;
+mod error;
+mod level;
+mod point;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::{AgentScope, Context, ContextRequest, Item, Memory, MemoryConfig, Preferences};
+pub use embed::{
+    Embedder, LocalEmbedder, MAX_INPUT_BYTES, MAX_TOKENS, OPENAI_MAX_TOKENS, OpenAiConfig, OpenAiEmbedder,
+    text_from_bytes,
+};
+pub use error::{Error, Result};
+pub use level::Level;
+pub use point::{Collection, Filter, Hit, Point, Search};
+pub use store::{QdrantServer, SqliteOptions, SqliteVec, VectorStore};

@@ -3,8 +3,6 @@
 //! `state.approvals.<node>`); rejecting or letting it expire ends the run `failed` with the reason. A
 //! decision is final. A run that completes after an approval was granted ends `remediated`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use protocol::{FieldError, Page};
 use serde::{Deserialize, Serialize};
@@ -82,12 +80,6 @@ pub struct ApprovalQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    at: i64,
-    id: uuid::Uuid,
-}
-
 /// An org's approvals, newest first.
 ///
 /// # Errors
@@ -106,17 +98,11 @@ pub async fn list(conn: &mut Conn<'_>, org: Id, query: &ApprovalQuery) -> Result
     if !(1..=100).contains(&limit) {
         return Err(Error::BadRequest(format!("limit {limit} is outside 1..=100")));
     }
-    let before = match &query.cursor {
-        None => None,
-        Some(text) => {
-            let cursor: Cursor = URL_SAFE_NO_PAD
-                .decode(text)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or_else(|| Error::BadRequest(format!("{text:?} is not a cursor this list gave out")))?;
-            Some((Time::from_unix_micros(cursor.at), Id(cursor.id)))
-        }
-    };
+    let before = query
+        .cursor
+        .as_deref()
+        .map(crate::service::keyset::decode)
+        .transpose()?;
     let deployments = match &query.agent {
         None => None,
         Some(agent_id) => {
@@ -141,13 +127,10 @@ pub async fn list(conn: &mut Conn<'_>, org: Id, query: &ApprovalQuery) -> Result
     let mut found = db::approvals::of_org(conn, org, &filter).await?;
     let more = found.len() as i64 > limit;
     found.truncate(usize::try_from(limit).unwrap_or_default());
-    let next_cursor = more.then(|| found.last()).flatten().map(|last| {
-        let cursor = Cursor {
-            at: last.requested_at.0.timestamp_micros(),
-            id: last.id.0,
-        };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
-    });
+    let next_cursor = more
+        .then(|| found.last())
+        .flatten()
+        .map(|last| crate::service::keyset::encode(last.requested_at, last.id));
     Ok(Page {
         items: found.iter().map(ApprovalView::of).collect(),
         next_cursor,

@@ -8,6 +8,7 @@ pub mod browse;
 pub mod bundle;
 pub mod catalog;
 pub mod installs;
+pub mod keyset;
 pub mod reviews;
 pub mod runs;
 pub mod sessions;

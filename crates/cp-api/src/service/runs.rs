@@ -1,7 +1,5 @@
 //! Runs as an org sees them: start one (idempotently), read it with its node timeline, list, cancel.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use protocol::{EventKind, FieldError, Page, RunEvent};
 use serde::{Deserialize, Serialize};
@@ -355,12 +353,6 @@ const STATES: [&str; 7] = [
     "remediated",
 ];
 
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    at: i64,
-    id: uuid::Uuid,
-}
-
 /// An org's runs, newest first.
 ///
 /// # Errors
@@ -405,17 +397,7 @@ pub async fn select(conn: &mut Conn<'_>, org: Id, selection: Selection<'_>) -> R
     if !(1..=100).contains(&limit) {
         return Err(Error::BadRequest(format!("limit {limit} is outside 1..=100")));
     }
-    let before = match selection.cursor {
-        None => None,
-        Some(text) => {
-            let cursor: Cursor = URL_SAFE_NO_PAD
-                .decode(text)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or_else(|| Error::BadRequest(format!("{text:?} is not a cursor this list gave out")))?;
-            Some((Time::from_unix_micros(cursor.at), Id(cursor.id)))
-        }
-    };
+    let before = selection.cursor.map(crate::service::keyset::decode).transpose()?;
     let filter = RunFilter {
         states: selection.states,
         deployment: selection.deployment,
@@ -425,13 +407,10 @@ pub async fn select(conn: &mut Conn<'_>, org: Id, selection: Selection<'_>) -> R
     let mut runs = db::runs::of_org(conn, org, &filter).await?;
     let more = runs.len() as i64 > limit;
     runs.truncate(usize::try_from(limit).unwrap_or_default());
-    let next_cursor = more.then(|| runs.last()).flatten().map(|last| {
-        let cursor = Cursor {
-            at: last.created_at.0.timestamp_micros(),
-            id: last.id.0,
-        };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
-    });
+    let next_cursor = more
+        .then(|| runs.last())
+        .flatten()
+        .map(|last| crate::service::keyset::encode(last.created_at, last.id));
     Ok(Page {
         items: runs.iter().map(RunView::of).collect::<Result<_, _>>()?,
         next_cursor,
