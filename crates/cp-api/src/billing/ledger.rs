@@ -36,8 +36,10 @@ pub async fn charge(tx: &mut Conn<'_>, run: &Run, usage: &Usage, seller: &Seller
         return Ok(());
     }
     let refused = |error: BillingError| Error::Validation(vec![FieldError::new("usage", error.to_string())]);
-    let share =
-        db::settings::get_or_init(tx, DEVELOPER_SHARE_SETTING, || DEFAULT_DEVELOPER_SHARE.into()).await?;
+    // Read, not initialised: a completion writes nothing it does not need to.
+    let share = db::settings::get(tx, DEVELOPER_SHARE_SETTING)
+        .await?
+        .unwrap_or_else(|| DEFAULT_DEVELOPER_SHARE.into());
     let share: i64 = std::str::from_utf8(&share)
         .ok()
         .and_then(|text| text.trim().parse().ok())

@@ -26,3 +26,17 @@ pub async fn get_or_init(
         settings::table.find(name).select(settings::value).first(c).await
     })
 }
+
+/// The value named `name`, if one is stored.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn get(conn: &mut Conn<'_>, name: &str) -> QueryResult<Option<Vec<u8>>> {
+    on_backend!(conn, |c| settings::table
+        .find(name)
+        .select(settings::value)
+        .first(c)
+        .await
+        .optional())
+}
