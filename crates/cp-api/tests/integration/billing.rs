@@ -1,11 +1,13 @@
 //! Usage billing over HTTP: a completed run is charged once under its manifest's pricing, exactly, split
-//! 80/20 in a journal that sums to zero; usage that would overflow is refused.
+//! 80/20 in a journal that sums to zero, also with a hundred runs completing at once; usage that would overflow is
+//! refused.
 
 use actix_web::http::StatusCode;
 use serde_json::json;
 
 use crate::catalog::{NORMALIZER, market, publish};
 use crate::queue::{claim, dp, inputs, installed};
+use crate::support::Answer;
 use crate::support::{TestApp, on_both_backends};
 
 on_both_backends! {
@@ -44,6 +46,53 @@ on_both_backends! {
         assert_eq!(customer.amount_micros, -16_500_000);
         let developer = entries.iter().find(|entry| entry.account == format!("developer:{}", market.org)).unwrap();
         assert_eq!(developer.amount_micros, 13_200_000, "the publishing org earns 80%");
+    }
+
+    async fn a_hundred_runs_completing_at_once_leave_exact_books(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        const RUNS: usize = 100;
+        for _ in 0..RUNS {
+            let run = app.post(&format!("/api/v1/deployments/{}/runs", at.deployment), inputs(), Some(&at.operator.token)).await;
+            assert_eq!(run.status, StatusCode::CREATED);
+        }
+        let completion = json!({"outputs": {}, "usage": {"cpu_ms": 7_200_000, "units": {"record": 15000}}});
+        let claimers = (0..8).map(|claimer| {
+            let (app, credential, completion) = (&app, at.credential.clone(), completion.clone());
+            async move {
+                let mut runs = Vec::new();
+                loop {
+                    let tasks = claim(app, &credential, &format!("dp-{claimer}"), 1).await;
+                    let Some(task) = tasks.first() else { break };
+                    let id = task["task_id"].as_str().unwrap();
+                    // Each completion is reported twice, as a retry after a lost answer would.
+                    for _ in 0..2 {
+                        let done: Answer = dp(app, &credential, &format!("tasks/{id}/complete"), Some(completion.clone())).await;
+                        assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+                    }
+                    runs.push(task["run_id"].as_str().unwrap().to_owned());
+                }
+                runs
+            }
+        });
+        let runs: Vec<String> = futures_util::future::join_all(claimers).await.into_iter().flatten().collect();
+        assert_eq!(runs.len(), RUNS);
+        let mut totals = std::collections::BTreeMap::<String, i64>::new();
+        let mut pooled = app.state.pool.get().await.unwrap();
+        for run in &runs {
+            let journal = cp_api::db::ledger_entries::of_journal(&mut pooled.conn(), cp_api::db::Id(run.parse().unwrap())).await.unwrap();
+            assert_eq!(journal.iter().map(|entry| entry.amount_micros).sum::<i64>(), 0, "every journal sums to zero");
+            for entry in journal {
+                let kind = entry.account.split(':').next().unwrap().to_owned();
+                *totals.entry(kind).or_default() += entry.amount_micros;
+            }
+        }
+        let hundred = i64::try_from(RUNS).unwrap();
+        assert_eq!(totals["customer"], -16_500_000 * hundred);
+        assert_eq!(totals["developer"], 13_200_000 * hundred);
+        assert_eq!(totals["platform"], 3_300_000 * hundred);
     }
 
     async fn usage_that_would_overflow_the_charge_is_refused(backend: Backend) {
