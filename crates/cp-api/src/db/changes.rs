@@ -31,6 +31,10 @@ pub struct NewChange {
     pub at: Time,
 }
 
+/// On PostgreSQL: the change's transaction is older than every transaction still open, so nothing can commit
+/// before it any more.
+const SETTLED: &str = "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
 /// Where a reader stands: the (tx, id) of the last change it took.
 pub type Cursor = (i64, i64);
 
@@ -98,9 +102,7 @@ pub async fn after(
             query = query.filter(changes::subject.eq(subject));
         }
         if settled {
-            query = query.filter(sql::<Bool>(
-                "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-            ));
+            query = query.filter(sql::<Bool>(SETTLED));
         }
         query.load(c).await
     })
@@ -121,9 +123,7 @@ pub async fn latest(conn: &mut Conn<'_>, org: Id) -> QueryResult<Cursor> {
             .select((changes::tx, changes::id))
             .into_boxed();
         if settled {
-            query = query.filter(sql::<Bool>(
-                "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-            ));
+            query = query.filter(sql::<Bool>(SETTLED));
         }
         query.first(c).await.optional()
     });

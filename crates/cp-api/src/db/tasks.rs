@@ -31,6 +31,26 @@ pub struct Task {
     pub created_at: Time,
 }
 
+impl Task {
+    /// A new, unleased delivery of the run numbered `attempt`, with `max_attempts` in all.
+    #[must_use]
+    pub fn queued(run: &super::runs::Run, attempt: i32, max_attempts: i32, now: Time) -> Self {
+        Self {
+            id: Id::new(),
+            run_id: run.id,
+            deployment_id: run.deployment_id,
+            priority: run.priority,
+            attempt,
+            max_attempts,
+            leased_by: None,
+            lease_expires_at: None,
+            cancel_requested: false,
+            last_seq: 0,
+            created_at: now,
+        }
+    }
+}
+
 /// # Errors
 ///
 /// Database errors.

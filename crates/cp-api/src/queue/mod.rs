@@ -655,8 +655,9 @@ pub async fn finish(
                 });
             }
             Outcome::Completed(completion) => {
-                // A run that finished what a human approved has remediated.
-                let approved = db::approvals::any_approved(tx, run.id).await?;
+                // A run that finished what a human approved has remediated. Resuming after an approval is a
+                // later delivery, so a first delivery needs no look.
+                let approved = run.attempts > 1 && db::approvals::any_approved(tx, run.id).await?;
                 run.state = if approved { "remediated" } else { "succeeded" }.to_owned();
                 let deployment = db::deployments::find(tx, run.deployment_id).await?;
                 let version = published_version(tx, deployment.agent, &deployment.version).await?;

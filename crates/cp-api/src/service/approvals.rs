@@ -14,6 +14,7 @@ use crate::db::tasks::Task;
 use crate::db::{self, Conn, Id, Time};
 use crate::error::Error;
 use crate::service::audit::{self, Actor, Entry};
+use crate::service::keyset;
 use crate::service::runs::MAX_ATTEMPTS;
 
 const STATES: [&str; 4] = ["pending", "approved", "rejected", "expired"];
@@ -94,15 +95,8 @@ pub async fn list(conn: &mut Conn<'_>, org: Id, query: &ApprovalQuery) -> Result
             STATES.join(", ")
         )));
     }
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::BadRequest(format!("limit {limit} is outside 1..=100")));
-    }
-    let before = query
-        .cursor
-        .as_deref()
-        .map(crate::service::keyset::decode)
-        .transpose()?;
+    let limit = keyset::limit(query.limit)?;
+    let before = query.cursor.as_deref().map(keyset::decode).transpose()?;
     let deployments = match &query.agent {
         None => None,
         Some(agent_id) => {
@@ -124,17 +118,13 @@ pub async fn list(conn: &mut Conn<'_>, org: Id, query: &ApprovalQuery) -> Result
         before,
         limit: limit + 1,
     };
-    let mut found = db::approvals::of_org(conn, org, &filter).await?;
-    let more = found.len() as i64 > limit;
-    found.truncate(usize::try_from(limit).unwrap_or_default());
-    let next_cursor = more
-        .then(|| found.last())
-        .flatten()
-        .map(|last| crate::service::keyset::encode(last.requested_at, last.id));
-    Ok(Page {
-        items: found.iter().map(ApprovalView::of).collect(),
-        next_cursor,
-    })
+    let found = db::approvals::of_org(conn, org, &filter).await?;
+    keyset::page(
+        found,
+        limit,
+        |approval| (approval.requested_at, approval.id),
+        |approval| Ok(ApprovalView::of(approval)),
+    )
 }
 
 /// A decision, with the approver's comment (required to reject).
@@ -239,23 +229,7 @@ pub async fn decide(
             run.state = "queued".to_owned();
             // A new delivery: its events number from 1 under a new attempt.
             let attempt = run.attempts + 1;
-            db::tasks::insert(
-                tx,
-                &Task {
-                    id: Id::new(),
-                    run_id: run.id,
-                    deployment_id: run.deployment_id,
-                    priority: run.priority,
-                    attempt,
-                    max_attempts: attempt + MAX_ATTEMPTS - 1,
-                    leased_by: None,
-                    lease_expires_at: None,
-                    cancel_requested: false,
-                    last_seq: 0,
-                    created_at: now,
-                },
-            )
-            .await?;
+            db::tasks::insert(tx, &Task::queued(&run, attempt, attempt + MAX_ATTEMPTS - 1, now)).await?;
             db::tasks::announce(tx, run.deployment_id).await?;
         } else {
             run.state = "failed".to_owned();

@@ -13,6 +13,7 @@ use crate::db::{self, Conn, Id, Time};
 use crate::error::Error;
 use crate::service::audit::{self, Actor, Entry};
 use crate::service::catalog::stored_manifest;
+use crate::service::keyset;
 
 /// Deliveries a task gets before its run fails.
 pub const MAX_ATTEMPTS: i32 = 3;
@@ -222,23 +223,7 @@ pub async fn create(
         };
         db::runs::insert(tx, &run).await?;
         crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;
-        db::tasks::insert(
-            tx,
-            &Task {
-                id: Id::new(),
-                run_id: run.id,
-                deployment_id: deployment.id,
-                priority: run.priority,
-                attempt: 1,
-                max_attempts: MAX_ATTEMPTS,
-                leased_by: None,
-                lease_expires_at: None,
-                cancel_requested: false,
-                last_seq: 0,
-                created_at: now,
-            },
-        )
-        .await?;
+        db::tasks::insert(tx, &Task::queued(&run, 1, MAX_ATTEMPTS, now)).await?;
         db::tasks::announce(tx, deployment.id).await?;
         record(tx, &actor, &run, "run.create").await?;
         Ok((RunView::of(&run)?, true))
@@ -371,7 +356,7 @@ pub async fn list(conn: &mut Conn<'_>, org: Id, query: &RunQuery) -> Result<Page
         states: query.state.iter().cloned().collect(),
         deployment: query.deployment_id.map(Id),
         cursor: query.cursor.as_deref(),
-        limit: query.limit.unwrap_or(20),
+        limit: keyset::limit(query.limit)?,
     };
     select(conn, org, selection).await
 }
@@ -393,28 +378,15 @@ pub struct Selection<'a> {
 ///
 /// [`Error::BadRequest`] for a bad cursor or a limit outside 1..=100.
 pub async fn select(conn: &mut Conn<'_>, org: Id, selection: Selection<'_>) -> Result<Page<RunView>, Error> {
-    let limit = selection.limit;
-    if !(1..=100).contains(&limit) {
-        return Err(Error::BadRequest(format!("limit {limit} is outside 1..=100")));
-    }
-    let before = selection.cursor.map(crate::service::keyset::decode).transpose()?;
+    let limit = keyset::limit(Some(selection.limit))?;
     let filter = RunFilter {
         states: selection.states,
         deployment: selection.deployment,
-        before,
+        before: selection.cursor.map(keyset::decode).transpose()?,
         limit: limit + 1,
     };
-    let mut runs = db::runs::of_org(conn, org, &filter).await?;
-    let more = runs.len() as i64 > limit;
-    runs.truncate(usize::try_from(limit).unwrap_or_default());
-    let next_cursor = more
-        .then(|| runs.last())
-        .flatten()
-        .map(|last| crate::service::keyset::encode(last.created_at, last.id));
-    Ok(Page {
-        items: runs.iter().map(RunView::of).collect::<Result<_, _>>()?,
-        next_cursor,
-    })
+    let runs = db::runs::of_org(conn, org, &filter).await?;
+    keyset::page(runs, limit, |run| (run.created_at, run.id), RunView::of)
 }
 
 /// Cancels a run: a queued one at once; a running one is told at its data plane's next heartbeat or event
