@@ -93,6 +93,20 @@ pub struct ServeArgs {
     /// key the first replica made and keeps in the database.
     #[arg(long, env = "CP_SIGNING_KEY", hide_env_values = true, value_parser = signing_key)]
     pub signing_key: Option<SigningKey>,
+    /// How long a webhook receiver has to answer (`10s`).
+    #[arg(long, env = "CP_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: std::time::Duration,
+    /// The wait before a failed webhook delivery's first retry; each retry waits twice as long, up to
+    /// `--webhook-retry-max`, for 24 hours.
+    #[arg(long, env = "CP_WEBHOOK_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub webhook_retry_base: std::time::Duration,
+    /// The longest wait between two retries of a webhook delivery.
+    #[arg(long, env = "CP_WEBHOOK_RETRY_MAX", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub webhook_retry_max: std::time::Duration,
+    /// Refuse webhooks to loopback and private networks too (link-local and cloud metadata addresses are
+    /// always refused): what a shared control plane should do.
+    #[arg(long, env = "CP_WEBHOOK_DENY_PRIVATE")]
+    pub webhook_deny_private: bool,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod queue;
 pub mod service;
+pub mod webhooks;
 
 use actix_web::{App, HttpServer, web};
 
@@ -54,6 +55,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .as_deref()
         .map(|url| std::sync::Arc::from(url.trim_end_matches('/')));
+    state.webhook_policy = webhooks::address::AddressPolicy {
+        deny_private: args.webhook_deny_private,
+    };
+    let webhook_config = webhooks::Config {
+        timeout: args.webhook_timeout,
+        retry_base: args.webhook_retry_base,
+        retry_max: args.webhook_retry_max,
+        policy: state.webhook_policy,
+        public_url: state.public_url.clone(),
+    };
+    webhooks::spawn(state.pool.clone(), webhook_config, state.run_changed.clone());
     queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");

@@ -108,6 +108,28 @@ pub async fn after(
     })
 }
 
+/// Every org's changes after `cursor`, in order, at most `limit`, settled as in [`after`].
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn all_after(conn: &mut Conn<'_>, cursor: Cursor, limit: i64) -> QueryResult<Vec<Change>> {
+    let (tx, id) = cursor;
+    let settled = matches!(conn, Conn::Postgres(_));
+    on_backend!(conn, |c| {
+        let mut query = changes::table
+            .filter(changes::tx.gt(tx).or(changes::tx.eq(tx).and(changes::id.gt(id))))
+            .order((changes::tx.asc(), changes::id.asc()))
+            .limit(limit)
+            .select(Change::as_select())
+            .into_boxed();
+        if settled {
+            query = query.filter(sql::<Bool>(SETTLED));
+        }
+        query.load(c).await
+    })
+}
+
 /// The cursor after the org's newest settled change, to follow only what comes next (on PostgreSQL a
 /// change of a transaction still open then may come once more).
 ///

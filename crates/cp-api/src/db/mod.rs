@@ -27,6 +27,7 @@ pub mod settings;
 pub mod sql_types;
 pub mod tasks;
 pub mod users;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::time::Duration;

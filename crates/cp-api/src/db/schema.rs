@@ -352,6 +352,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Bool, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    webhooks (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        url -> Text,
+        events -> Text,
+        format -> Text,
+        description -> Nullable<Text>,
+        secret -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    webhook_deliveries (id) {
+        id -> Uuid,
+        webhook_id -> Uuid,
+        org_id -> Uuid,
+        change_id -> Nullable<Int8>,
+        event -> Text,
+        body -> Text,
+        state -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    webhook_attempts (id) {
+        id -> Uuid,
+        delivery_id -> Uuid,
+        attempt -> Int4,
+        at -> Timestamptz,
+        status -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        duration_ms -> Int8,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Int4, Int8};
+
+    webhook_cursor (id) {
+        id -> Int4,
+        tx -> Int8,
+        change_id -> Int8,
+    }
+}
+
 diesel::joinable!(agent_versions -> agents (agent));
 diesel::joinable!(approvals -> deployments (deployment_id));
 diesel::joinable!(approvals -> orgs (org_id));
@@ -377,6 +440,9 @@ diesel::joinable!(runs -> orgs (org_id));
 diesel::joinable!(runs -> users (created_by));
 diesel::joinable!(tasks -> deployments (deployment_id));
 diesel::joinable!(tasks -> runs (run_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     agent_versions,
@@ -399,4 +465,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     tasks,
     users,
+    webhook_attempts,
+    webhook_cursor,
+    webhook_deliveries,
+    webhooks,
 );

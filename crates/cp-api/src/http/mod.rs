@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod org_settings;
 pub mod rate_limit;
 pub mod runs;
+pub mod webhooks;
 pub mod ws;
 
 use actix_web::{HttpRequest, web};
@@ -44,6 +45,8 @@ pub struct AppState {
     /// The URL clients and data planes reach this service at (BYOC bundles carry it); without it, the
     /// address a request came in on.
     pub public_url: Option<std::sync::Arc<str>>,
+    /// Where webhooks may post.
+    pub webhook_policy: crate::webhooks::address::AddressPolicy,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
             node_kinds: std::sync::Arc::new(node_kinds),
             limiter: None,
             public_url: None,
+            webhook_policy: crate::webhooks::address::AddressPolicy::default(),
             wake: std::sync::Arc::default(),
             run_changed: std::sync::Arc::default(),
         })
@@ -126,6 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(deployments::configure)
             .configure(runs::configure)
             .configure(approvals::configure)
+            .configure(webhooks::configure)
             .configure(ws::configure)
             .configure(data_plane::configure)
             .configure(audit::configure),

@@ -20,7 +20,7 @@ use utoipa_scalar::Scalar;
 
 use super::{
     a2a, agents, api_keys, approvals, audit, auth, data_plane, deployments, health, me, members,
-    org_settings, runs, ws,
+    org_settings, runs, webhooks, ws,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -84,6 +84,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         org_settings::update,
         approvals::approve,
         approvals::reject,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::update,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        webhooks::ping,
+        webhooks::deliveries,
+        webhooks::delivery,
+        webhooks::redeliver,
         data_plane::register,
         data_plane::heartbeat,
         data_plane::next,
@@ -124,6 +134,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (name = "deployments", description = "Installs of agent versions in an org"),
         (name = "runs", description = "Runs of a deployment"),
         (name = "approvals", description = "Runs waiting on a human decision"),
+        (name = "webhooks", description = "An org's changes of state, posted to its receivers and signed (Standard Webhooks)"),
         (name = "data-plane", description = "The protocol a deployment's data plane speaks"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "a2a", description = "Every deployment as an A2A agent (protocol 1.0, JSON-RPC)"),

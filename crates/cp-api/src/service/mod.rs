@@ -12,3 +12,4 @@ pub mod keyset;
 pub mod reviews;
 pub mod runs;
 pub mod sessions;
+pub mod webhooks;

@@ -20,4 +20,5 @@ mod rate_limits;
 mod roles;
 mod schema;
 mod sessions;
+mod webhooks;
 mod ws;

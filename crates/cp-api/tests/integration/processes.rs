@@ -11,14 +11,14 @@ use crate::catalog::{NORMALIZER, market, publish};
 use crate::queue::{dp, inputs, installed};
 use crate::support::{Backend, TestApp, on_both_backends};
 
-/// A `cp-api serve` child process on a free local port, killed when dropped.
-struct Process {
+/// A `cp-api serve` child process on a free local port, killed (`SIGKILL`) when dropped.
+pub struct Process {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Process {
-    async fn serve(database: &cp_api::db::Database, extra: &[&str]) -> Self {
+    pub async fn serve(database: &cp_api::db::Database, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

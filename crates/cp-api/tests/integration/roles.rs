@@ -125,6 +125,12 @@ on_both_backends! {
             let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/audit"), token).await;
             expect(&answer, who, &[Who::Admin], StatusCode::OK, "GET audit");
 
+            let answer = app.get_as_opt(&format!("/api/v1/orgs/{id}/webhooks"), token).await;
+            expect(&answer, who, &[Who::Admin], StatusCode::OK, "GET webhooks");
+
+            let answer = app.post(&format!("/api/v1/orgs/{id}/webhooks"), json!({"url": "https://hooks.example.com/in", "events": ["*"]}), token).await;
+            expect(&answer, who, &[Who::Admin], StatusCode::CREATED, "POST webhooks");
+
             let answer = app.post(&format!("/api/v1/orgs/{id}/members"), json!({"email": "target@example.com", "role": "viewer"}), token).await;
             expect(&answer, who, &[Who::Admin], StatusCode::CREATED, "POST members");
 
