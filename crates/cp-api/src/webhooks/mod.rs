@@ -331,3 +331,45 @@ fn describe(error: &reqwest::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_within_bounds() {
+        let config = Config::default();
+        for (attempt, seconds) in [(1, 5.0), (2, 10.0), (3, 20.0), (12, 3600.0), (i32::MAX, 3600.0)] {
+            let wait = config.backoff(attempt).as_secs_f64();
+            assert!(
+                (seconds * 0.8..=seconds * 1.2).contains(&wait),
+                "attempt {attempt}: {wait}s"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_https_receiver_is_spoken_to_over_tls() {
+        // A receiver that answers in plain text: the client's TLS handshake fails on it, which shows the
+        // client speaks TLS and checks what it gets.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let http = reqwest::Client::builder().build().unwrap();
+        let error = http
+            .post(format!("https://127.0.0.1:{port}/hook"))
+            .send()
+            .await
+            .unwrap_err();
+        let described = describe(&error);
+        assert!(!described.contains("scheme"), "{described}");
+        assert!(error.is_connect(), "{described}");
+    }
+}

@@ -88,17 +88,8 @@ impl std::fmt::Debug for OpenAiEmbedder {
 impl OpenAiEmbedder {
     /// # Errors
     ///
-    /// `Error::Remote` for an `https:` URL (no TLS backend in this build yet) or when the HTTP client cannot be
-    /// built.
+    /// `Error::Remote` when the HTTP client cannot be built.
     pub fn new(config: OpenAiConfig) -> Result<Self> {
-        if config.base_url.starts_with("https:") {
-            return Err(remote(
-                &config,
-                None,
-                "this build has no TLS backend (the workspace's reqwest has none yet): \
-                 use an http:// endpoint, such as a local model server or a TLS-terminating proxy",
-            ));
-        }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .build()

@@ -217,8 +217,20 @@ async fn an_unreachable_endpoint_is_retried_then_reported() -> anyhow::Result<()
         matches!(error, Err(Error::Remote { status: None, .. })),
         "{error:?}"
     );
-    let error = OpenAiEmbedder::new(OpenAiConfig::new("https://api.openai.com/v1", "sk")).err();
-    let message = error.map(|error| error.to_string()).unwrap_or_default();
-    assert!(message.contains("no TLS backend"), "{message}");
+    // An https endpoint is spoken to over TLS: a server answering in plain text fails the handshake.
+    let plain = TcpListener::bind("127.0.0.1:0")?;
+    let port = plain.local_addr()?.port();
+    std::thread::spawn(move || {
+        use std::io::Write as _;
+        while let Ok((mut socket, _)) = plain.accept() {
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let embedder = OpenAiEmbedder::new(config(&format!("https://127.0.0.1:{port}/v1")))?;
+    let error = embedder.embed(texts(&["x"])).await;
+    assert!(
+        matches!(error, Err(Error::Remote { status: None, .. })),
+        "{error:?}"
+    );
     Ok(())
 }
