@@ -37,6 +37,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request would pass a spending limit (an org's spend cap, a run's maximum charge).
+    #[error("{0}")]
+    PaymentRequired(String),
     /// The caller has used up its request rate; it may retry after `retry_after` seconds.
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after: u64 },
@@ -83,6 +86,7 @@ impl Error {
             Self::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "The body's media type is not accepted")
             }
+            Self::PaymentRequired(_) => ("payment-required", "A spending limit stands in the way"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Unavailable(_) => ("unavailable", "Temporarily unavailable"),
             Self::Internal(_) => ("internal", "Internal error"),
@@ -130,6 +134,7 @@ impl ResponseError for Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

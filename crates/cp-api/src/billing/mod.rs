@@ -3,6 +3,7 @@
 //! ([`charge`]).
 
 mod ledger;
+pub mod limits;
 mod pricing;
 
 pub use ledger::{ChargeView, DEVELOPER_SHARE_SETTING, Seller, charge, charge_of};

@@ -53,3 +53,19 @@ pub async fn of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Option<Charge>>
         .await
         .optional())
 }
+
+/// What the org was charged since `since`, in micro-dollars.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn spent_since(conn: &mut Conn<'_>, org: Id, since: Time) -> QueryResult<i64> {
+    on_backend!(conn, |c| charges::table
+        .filter(charges::org_id.eq(org))
+        .filter(charges::charged_at.ge(since))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "CAST(COALESCE(SUM(total_micros), 0) AS BIGINT)"
+        ))
+        .get_result(c)
+        .await)
+}

@@ -14,6 +14,10 @@ pub struct Org {
     pub created_at: Time,
     /// Approving an approval of a run one started oneself is refused.
     pub forbid_self_approval: bool,
+    /// Runs the org may start per UTC month; none: unlimited.
+    pub monthly_run_quota: Option<i64>,
+    /// What the org may be charged per UTC month, in micro-dollars; none: unlimited.
+    pub monthly_spend_cap_micros: Option<i64>,
 }
 
 /// # Errors
@@ -36,6 +40,43 @@ pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Org> {
         .select(Org::as_select())
         .first(c)
         .await)
+}
+
+/// # Errors
+///
+/// Database errors.
+pub async fn set_limits(
+    conn: &mut Conn<'_>,
+    id: Id,
+    quota: Option<i64>,
+    cap: Option<i64>,
+) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(orgs::table.find(id))
+        .set((
+            orgs::monthly_run_quota.eq(quota),
+            orgs::monthly_spend_cap_micros.eq(cap)
+        ))
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// Takes the org's row for the rest of the transaction (on PostgreSQL; a SQLite transaction here holds the
+/// write lock already), so checks of its limits and what they count cannot interleave.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn lock(conn: &mut Conn<'_>, id: Id) -> QueryResult<()> {
+    if let Conn::Postgres(c) = conn {
+        orgs::table
+            .find(id)
+            .select(orgs::id)
+            .for_update()
+            .first::<Id>(&mut **c)
+            .await?;
+    }
+    Ok(())
 }
 
 /// # Errors

@@ -35,6 +35,8 @@ pub struct Run {
     pub created_at: Time,
     pub started_at: Option<Time>,
     pub finished_at: Option<Time>,
+    /// The most the run may be charged, in micro-dollars.
+    pub max_charge_micros: Option<i64>,
 }
 
 /// The states of a run that can still change.
@@ -202,6 +204,20 @@ pub async fn start(conn: &mut Conn<'_>, id: Id, attempt: i32, now: Time) -> Quer
                 .sql(")")),
         ))
         .returning(Run::as_returning())
+        .get_result(c)
+        .await)
+}
+
+/// How many runs the org started since `since`.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn started_since(conn: &mut Conn<'_>, org: Id, since: Time) -> QueryResult<i64> {
+    on_backend!(conn, |c| runs::table
+        .filter(runs::org_id.eq(org))
+        .filter(runs::created_at.ge(since))
+        .count()
         .get_result(c)
         .await)
 }

@@ -233,6 +233,8 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         forbid_self_approval -> Bool,
+        monthly_run_quota -> Nullable<Int8>,
+        monthly_spend_cap_micros -> Nullable<Int8>,
     }
 }
 
@@ -307,6 +309,7 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        max_charge_micros -> Nullable<Int8>,
     }
 }
 

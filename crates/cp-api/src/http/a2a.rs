@@ -306,6 +306,7 @@ impl Caller {
             inputs,
             priority: 0,
             deadline: None,
+            max_charge: None,
         };
         let (mut run, created) = {
             let mut pooled = self.state.pool.get().await?;

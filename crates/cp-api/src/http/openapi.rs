@@ -114,6 +114,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             Forbidden,
             NotFound,
             Conflict,
+            PaymentRequired,
             PayloadTooLarge,
             UnsupportedMediaType,
             Invalid,
@@ -313,6 +314,8 @@ problems! {
     NotFound = 404, "Not found, or not visible to the caller";
     /// 409: the request clashes with the current state.
     Conflict = 409, "The request clashes with the current state";
+    /// 402: a spending limit stands in the way (the org's monthly spend cap, the run's maximum charge).
+    PaymentRequired = 402, "A spending limit stands in the way; `detail` names it and when it resets";
     /// 413: the body is over the limit.
     PayloadTooLarge = 413, "The request body is too large";
     /// 415: the body's media type is not one the route reads.

@@ -3,7 +3,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::openapi::{BadRequest, BodyErrors, Conflict, Forbidden, NotFound, ServerErrors, Unauthenticated};
+use super::openapi::{
+    BadRequest, BodyErrors, Conflict, Forbidden, NotFound, PaymentRequired, ServerErrors, TooManyRequests,
+    Unauthenticated,
+};
 use super::{AppState, actor_of};
 use crate::auth::Caller;
 use crate::auth::roles::{self, Operators, OrgMember, OrgOperator};
@@ -41,6 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         Forbidden,
         NotFound,
         Conflict,
+        PaymentRequired,
+        TooManyRequests,
         ServerErrors,
     )
 )]
@@ -65,6 +70,9 @@ struct AgentRun {
     #[serde(default)]
     priority: i32,
     deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// The most the run may be charged, in dollars.
+    #[schema(value_type = Option<String>, example = "5.00")]
+    max_charge: Option<protocol::Money>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -92,6 +100,8 @@ fn empty_object() -> serde_json::Value {
         Forbidden,
         NotFound,
         Conflict,
+        PaymentRequired,
+        TooManyRequests,
         ServerErrors,
     )
 )]
@@ -107,11 +117,13 @@ async fn create_for_agent(
         inputs,
         priority,
         deadline,
+        max_charge,
     } = body.into_inner();
     let run = NewRun {
         inputs,
         priority,
         deadline,
+        max_charge,
     };
     {
         let mut pooled = state.pool.get().await?;

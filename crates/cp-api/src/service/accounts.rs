@@ -79,6 +79,8 @@ pub async fn bootstrap(conn: &mut Conn<'_>, input: Bootstrap) -> Result<Bootstra
         name: input.org.trim().to_owned(),
         created_at: now,
         forbid_self_approval: false,
+        monthly_run_quota: None,
+        monthly_spend_cap_micros: None,
     };
     let user = db::users::User {
         id: Id::new(),

@@ -1,11 +1,12 @@
 //! Runs as an org sees them: start one (idempotently), read it with its node timeline, list, cancel.
 
 use chrono::{DateTime, Utc};
-use protocol::{EventKind, FieldError, Page, RunEvent};
+use protocol::{EventKind, FieldError, Money, Page, RunEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+use crate::billing::limits;
 use crate::db::deployments::Deployment;
 use crate::db::runs::{Run, RunFilter};
 use crate::db::tasks::Task;
@@ -30,6 +31,11 @@ pub struct NewRun {
     #[serde(default)]
     pub priority: i32,
     pub deadline: Option<DateTime<Utc>>,
+    /// The most the run may be charged, in dollars (`"5.00"`); refused before it is queued when the agent's
+    /// price per run is higher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "5.00")]
+    pub max_charge: Option<Money>,
 }
 
 fn empty_object() -> Value {
@@ -60,6 +66,10 @@ pub struct RunView {
     pub deadline: Option<DateTime<Utc>>,
     pub failure_reason: Option<String>,
     pub usage: Option<Value>,
+    /// The most the run may be charged, when its caller set it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub max_charge: Option<Money>,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -98,6 +108,7 @@ impl RunView {
                 .as_deref()
                 .map(|text| parsed(text, "usage"))
                 .transpose()?,
+            max_charge: run.max_charge_micros.map(Money::from_micros),
             attempts: run.attempts,
             created_at: run.created_at.0,
             started_at: run.started_at.map(|at| at.0),
@@ -126,6 +137,9 @@ fn check(request: &NewRun, key: Option<&str>) -> Result<(), Error> {
     }
     if !request.inputs.is_object() {
         errors.push(FieldError::new("inputs", "must be a JSON object"));
+    }
+    if request.max_charge.is_some_and(|max| max < Money::ZERO) {
+        errors.push(FieldError::new("max_charge", "is negative"));
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -196,10 +210,15 @@ pub async fn create(
             .ok_or_else(|| {
                 Error::Internal(format!("deployment {} runs a missing version", deployment.id.0))
             })?;
-        stored_manifest(&version)?
-            .input_validator()?
-            .check(&request.inputs)?;
+        let manifest = stored_manifest(&version)?;
+        manifest.input_validator()?.check(&request.inputs)?;
+        let least = manifest.pricing.per_run.unwrap_or(Money::ZERO);
+        if let Some(max) = request.max_charge {
+            limits::check_max_charge(max, least)?;
+        }
         let now = Time::now();
+        let org = db::orgs::find(tx, deployment.org_id).await?;
+        limits::check_org(tx, &org, least, now).await?;
         let run = Run {
             id: Id::new(),
             org_id: deployment.org_id,
@@ -220,6 +239,7 @@ pub async fn create(
             created_at: now,
             started_at: None,
             finished_at: None,
+            max_charge_micros: request.max_charge.map(Money::micros),
         };
         db::runs::insert(tx, &run).await?;
         crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;

@@ -66,6 +66,8 @@ pub async fn sign_up(
         name: name.trim().to_owned(),
         created_at: now,
         forbid_self_approval: false,
+        monthly_run_quota: None,
+        monthly_spend_cap_micros: None,
     });
     let signed_up = SignedUp {
         user_id: user.id.into(),

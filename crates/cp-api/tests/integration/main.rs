@@ -12,6 +12,7 @@ mod bundle;
 mod catalog;
 mod health;
 mod installs;
+mod limits;
 mod migrations;
 mod openapi;
 mod processes;
