@@ -20,6 +20,8 @@ fi
 
 # The official A2A client, for the A2A tests.
 export A2A_PYTHON="${A2A_PYTHON:-$(scripts/a2a-sdk.sh)}"
+# promtool, for the check of what /metrics serves.
+export PROMTOOL="${PROMTOOL:-$(scripts/promtool.sh)}"
 # The deployment tools (Helm SDK, kubernetes-validate, terraform, python-hcl2, Docker Compose), for the checks
 # of the charts, the Terraform and a bundle the control plane makes.
 export DEPLOY_CHECKS_PYTHON="${DEPLOY_CHECKS_PYTHON:-$(scripts/deploy-tools.sh)}"

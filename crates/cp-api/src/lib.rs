@@ -7,6 +7,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod queue;
 pub mod service;
 pub mod webhooks;

@@ -221,3 +221,27 @@ pub async fn started_since(conn: &mut Conn<'_>, org: Id, since: Time) -> QueryRe
         .get_result(c)
         .await)
 }
+
+/// Every state a run can be in.
+pub const STATES: &[&str] = &[
+    "queued",
+    "running",
+    "awaiting_approval",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "remediated",
+];
+
+/// How many runs are in each state (states with none left out).
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn count_by_state(conn: &mut Conn<'_>) -> QueryResult<Vec<(String, i64)>> {
+    on_backend!(conn, |c| runs::table
+        .group_by(runs::state)
+        .select((runs::state, diesel::dsl::count_star()))
+        .load(c)
+        .await)
+}

@@ -229,3 +229,22 @@ pub async fn extend(
 pub async fn announce(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<()> {
     super::notify(conn, super::TASKS_CHANNEL, &deployment.0.to_string()).await
 }
+
+/// How many tasks wait for a data plane, and how many are leased.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn count_by_lease(conn: &mut Conn<'_>) -> QueryResult<(i64, i64)> {
+    let queued = on_backend!(conn, |c| tasks::table
+        .filter(tasks::leased_by.is_null())
+        .count()
+        .get_result(c)
+        .await)?;
+    let leased = on_backend!(conn, |c| tasks::table
+        .filter(tasks::leased_by.is_not_null())
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok((queued, leased))
+}

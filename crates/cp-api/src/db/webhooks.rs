@@ -344,3 +344,16 @@ pub async fn redeliver(conn: &mut Conn<'_>, delivery: Id, now: Time, expires: Ti
         .await
         .map(drop))
 }
+
+/// How many deliveries are waiting to be sent.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    on_backend!(conn, |c| webhook_deliveries::table
+        .filter(webhook_deliveries::state.eq("pending"))
+        .count()
+        .get_result(c)
+        .await)
+}

@@ -1,4 +1,5 @@
-//! Health: `/health/live` (the process answers), `/health/ready` and `/health` (the database answers too).
+//! Health: `/health/live` (the process answers), `/health/ready` and `/health` (the database answers too);
+//! `/metrics` for Prometheus.
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -10,7 +11,26 @@ use crate::error::Error;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .route("/health/ready", web::get().to(ready))
-        .route("/health/live", web::get().to(live));
+        .route("/health/live", web::get().to(live))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// Prometheus metrics, in Prometheus's text format (see [`crate::metrics`]).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        ServerErrors,
+    )
+)]
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let text = crate::metrics::render(&state.pool).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(text))
 }
 
 /// The process answers.

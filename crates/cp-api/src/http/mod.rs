@@ -121,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(rate_limit::limit))
+            .wrap(actix_web::middleware::from_fn(crate::metrics::time_requests))
             .configure(auth::configure)
             .configure(me::configure)
             .configure(api_keys::configure)
@@ -138,6 +139,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/a2a")
             .wrap(actix_web::middleware::from_fn(rate_limit::limit))
+            .wrap(actix_web::middleware::from_fn(crate::metrics::time_requests))
             .configure(a2a::configure),
     )
     .default_service(web::to(not_found));

@@ -84,6 +84,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         org_settings::update,
         approvals::approve,
         approvals::reject,
+        health::metrics,
         webhooks::create,
         webhooks::list,
         webhooks::get,

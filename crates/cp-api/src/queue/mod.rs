@@ -266,6 +266,7 @@ pub async fn watch_deployments(pool: db::Pool) {
 /// Puts back the deployment's tasks whose lease ran out, or fails their runs when no attempt is left.
 async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Error> {
     for task in db::tasks::expired(tx, deployment, Time::now()).await? {
+        crate::metrics::METRICS.lease_expiries.inc();
         let holder = task.leased_by.clone().unwrap_or_default();
         if task.attempt >= task.max_attempts || task.cancel_requested {
             db::tasks::delete(tx, task.id).await?;
@@ -379,11 +380,11 @@ async fn claim_once(
     instance: &str,
     max: i64,
 ) -> Result<Vec<TaskEnvelope>, Error> {
-    db::transaction(conn, async |tx| {
+    let (envelopes, waits) = db::transaction(conn, async |tx| {
         recover_lost_leases(tx, caller.deployment_id).await?;
         let claimed = db::tasks::claim(tx, caller.deployment_id, instance, max, lease_until()).await?;
         if claimed.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let deployment = db::deployments::find(tx, caller.deployment_id).await?;
         let shared = Claimed {
@@ -395,15 +396,22 @@ async fn claim_once(
         };
         let mut envelopes = Vec::with_capacity(claimed.len());
         let mut started = Vec::with_capacity(claimed.len());
+        let mut waits = Vec::with_capacity(claimed.len());
         for task in &claimed {
-            let run = db::runs::start(tx, task.run_id, task.attempt, Time::now()).await?;
+            let now = Time::now();
+            waits.push((now.0 - task.created_at.0).to_std().unwrap_or_default());
+            let run = db::runs::start(tx, task.run_id, task.attempt, now).await?;
             envelopes.push(envelope(&shared, task, &run)?);
             started.push(bus::run(&run));
         }
         bus::publish(tx, &started).await?;
-        Ok(envelopes)
+        Ok((envelopes, waits))
     })
-    .await
+    .await?;
+    for waited in waits {
+        crate::metrics::METRICS.task_waited(waited);
+    }
+    Ok(envelopes)
 }
 
 /// Claims up to `max` of the deployment's tasks for `instance`, waiting up to `wait` for one to arrive.

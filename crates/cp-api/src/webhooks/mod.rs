@@ -202,6 +202,11 @@ impl Sender {
             .filter_map(|delivery| hooks.get(&delivery.webhook_id).map(|hook| (delivery, hook)))
             .map(|(delivery, hook)| self.attempt(delivery, hook));
         for (attempt, outcome) in join_all(attempts).await.into_iter().flatten() {
+            crate::metrics::METRICS.webhook_attempt(match outcome {
+                Outcome::Delivered => "delivered",
+                Outcome::Retry(_) => "retry",
+                Outcome::Failed => "failed",
+            });
             let mut pooled = self.pool.get().await?;
             db::transaction(&mut pooled.conn(), async |tx: &mut Conn<'_>| {
                 Ok(db::webhooks::record(tx, &attempt, outcome).await?)

@@ -13,6 +13,7 @@ mod catalog;
 mod health;
 mod installs;
 mod limits;
+mod metrics;
 mod migrations;
 mod openapi;
 mod processes;

@@ -72,6 +72,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/orgs/{org}/settings"),
     ("POST", "/api/v1/orgs/{org}/approvals/{approval}/approve"),
     ("POST", "/api/v1/orgs/{org}/approvals/{approval}/reject"),
+    ("GET", "/metrics"),
     ("POST", "/api/v1/orgs/{org}/webhooks"),
     ("GET", "/api/v1/orgs/{org}/webhooks"),
     ("GET", "/api/v1/orgs/{org}/webhooks/{webhook}"),
