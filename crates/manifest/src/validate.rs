@@ -39,7 +39,21 @@ pub(crate) fn semantic_errors(
 
     let tool_names = strings_at(document, &["tools"], "name");
     unique(&mut checker, &root.key("tools"), &tool_names, "name", "tool");
-    check_workflow(&mut checker, document.get("workflow"), node_kinds, &tool_names);
+    let namespaces: Vec<Option<&str>> = document
+        .get("memory")
+        .and_then(|memory| memory.get("knowledge"))
+        .and_then(Value::as_array)
+        .map(|items| items.iter().map(Value::as_str).collect())
+        .unwrap_or_default();
+    check_workflow(
+        &mut checker,
+        document.get("workflow"),
+        node_kinds,
+        &Declared {
+            tools: &tool_names,
+            namespaces: &namespaces,
+        },
+    );
     unique(
         &mut checker,
         &root.key("skills"),
@@ -85,11 +99,18 @@ fn unique(checker: &mut Checker<'_>, list: &Path, names: &[Option<&str>], field:
     }
 }
 
+/// What the manifest declares that its workflow's nodes may use.
+struct Declared<'a> {
+    tools: &'a [Option<&'a str>],
+    /// `memory.knowledge`.
+    namespaces: &'a [Option<&'a str>],
+}
+
 fn check_workflow(
     checker: &mut Checker<'_>,
     workflow: Option<&Value>,
     node_kinds: &[&str],
-    tools: &[Option<&str>],
+    declared: &Declared<'_>,
 ) {
     let Some(workflow) = workflow else { return };
     let nodes_at = Path::root().key("workflow").key("nodes");
@@ -118,7 +139,20 @@ fn check_workflow(
             checker.error(&at.key("kind"), format!("unknown node kind {kind:?}"));
         }
         if let Some(config) = node.get("config").and_then(Value::as_object) {
-            check_tool_uses(checker, &at.key("config"), config, tools);
+            check_tool_uses(checker, &at.key("config"), config, declared.tools);
+            let memory_node = matches!(
+                node.get("kind").and_then(Value::as_str),
+                Some("memory_search" | "memory_write")
+            );
+            if memory_node
+                && let Some(Value::String(namespace)) = config.get("namespace")
+                && !declared.namespaces.contains(&Some(namespace.as_str()))
+            {
+                checker.error(
+                    &at.key("config").key("namespace"),
+                    format!("namespace {namespace:?} is not declared under memory.knowledge"),
+                );
+            }
         }
     }
 
