@@ -12,18 +12,20 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Node, NodeContext, NodeError, NodeOutcome};
+use super::{Node, NodeContext, NodeError, NodeOutcome, fill_text as fill};
 use crate::executor::expr::Template;
 use crate::llm::{ChatRequest, LlmError, LlmProvider};
 
 pub struct LlmNode {
     providers: BTreeMap<String, Arc<dyn LlmProvider>>,
+    model: Option<String>,
 }
 
 impl std::fmt::Debug for LlmNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LlmNode")
             .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("model", &self.model)
             .finish()
     }
 }
@@ -31,7 +33,17 @@ impl std::fmt::Debug for LlmNode {
 impl LlmNode {
     #[must_use]
     pub fn new(providers: BTreeMap<String, Arc<dyn LlmProvider>>) -> Self {
-        Self { providers }
+        Self {
+            providers,
+            model: None,
+        }
+    }
+
+    /// Every node uses `model` instead of its manifest's, when set (the operator's `DP_LLM_MODEL`).
+    #[must_use]
+    pub fn with_model(mut self, model: Option<String>) -> Self {
+        self.model = model.filter(|model| !model.is_empty());
+        self
     }
 }
 
@@ -62,14 +74,6 @@ pub struct LlmConfig {
 
 fn openai() -> String {
     "openai".to_owned()
-}
-
-fn fill(text: &str, input: &Value) -> Result<String, String> {
-    match Template::parse(&Value::String(text.to_owned())).and_then(|template| template.eval(input)) {
-        Ok(Value::String(text)) => Ok(text),
-        Ok(other) => Ok(other.to_string()),
-        Err(error) => Err(error.to_string()),
-    }
 }
 
 /// A JSON answer, read and checked.
@@ -142,7 +146,7 @@ impl Node for LlmNode {
             .transpose()
             .map_err(|error| NodeError::fatal(format!("system: {error}")))?;
         let request = ChatRequest {
-            model: config.model.clone(),
+            model: self.model.clone().unwrap_or_else(|| config.model.clone()),
             system,
             prompt,
             json: config.response_format == ResponseFormat::Json,
