@@ -2,6 +2,7 @@
 //! lost mid-run and another resuming from the checkpoint, the control plane away for a while, and a
 //! planted secret that never reaches the control plane.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use manifest::Risk;
 use serde_json::{Value, json};
 
 use crate::cp::{Cp, DETECTOR, Dp, DpSetup, NORMALIZER, NORMALIZER_HANDING_OFF};
+use crate::llm::{Script, completion, serve};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -411,15 +413,16 @@ async fn a_run_cancelled_through_the_api_stops_on_the_data_plane() {
     dp.stop().await;
 }
 
-#[test]
-fn run_local_prints_progress_and_outputs() {
-    let reports = std::env::temp_dir().join(format!("dp-local-{}", uuid::Uuid::now_v7().simple()));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dp-runtime"))
+/// `dp-runtime run-local` of the billing normalizer example on the sample data, with its memory in `data` and
+/// its `llm` step answered by `llm`; `org` picks whose memory (default: the local org).
+async fn run_local_normalizer(data: &std::path::Path, llm: &str, org: Option<&str>) -> (Value, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dp-runtime"));
+    command
         .args([
             "run-local",
             concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/billing-normalizer.yaml"
+                "/../../examples/finops/billing-normalizer.yaml"
             ),
         ])
         .args(["--input", r#"{"billing_source": "data", "period": "2025-11"}"#])
@@ -428,24 +431,83 @@ fn run_local_prints_progress_and_outputs() {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/finops"),
         ])
         .arg("--reports-root")
-        .arg(&reports)
-        .output()
+        .arg(data.join("reports"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--model-dir")
+        .arg(crate::memory::model_dir())
+        .args(["--llm-base-url", llm]);
+    if let Some(org) = org {
+        command.args(["--org", org]);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&reports);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
-    let outputs: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(outputs["records"], 15000);
-    assert_eq!(outputs["total_cost"], "65229.0695");
+    (serde_json::from_slice(&output.stdout).unwrap(), stderr)
+}
+
+#[actix_web::test]
+async fn run_local_of_the_billing_normalizer_example_remembers_the_month_and_the_next_run_recalls_it() {
+    let script = Arc::new(Script::default());
+    script.answers.lock().unwrap().extend([
+        completion("November's spend was led by EC2."),
+        completion("EC2 again led November's spend."),
+        completion("Another org's November."),
+    ]);
+    let (llm, server) = serve(Arc::clone(&script));
+    let data = tempfile::tempdir().unwrap();
+
+    let (first, stderr) = run_local_normalizer(data.path(), &llm, None).await;
+    assert_eq!(first["records"], 15000);
+    assert_eq!(first["total_cost"], "65229.0695");
+    assert_eq!(first["by_service"]["AmazonEC2"], "27199.894");
+    assert_eq!(first["payload_ref"], "report://normalized-2025-11");
+    assert_eq!(first["summary"], "November's spend was led by EC2.");
+    assert_eq!(
+        first["recalled"], 0,
+        "a first run in an empty memory recalled something"
+    );
     for line in [
         "▶ normalize",
         "✓ normalize",
         "records=15000",
+        "✓ recall",
+        "memory_writes=1",
         "✓ result",
         "run succeeded",
     ] {
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
     }
+
+    let (second, _) = run_local_normalizer(data.path(), &llm, None).await;
+    assert_eq!(
+        second["recalled"], 1,
+        "the next run did not recall the month: {second:#}"
+    );
+    assert_ne!(second["remembered"], first["remembered"]);
+    let prompts: Vec<String> = script
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["messages"][0]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        prompts[1].contains("Billing 2025-11 from data: 15000 line items, 65229.0695 USD"),
+        "the summary was not told what the first run remembered:\n{}",
+        prompts[1]
+    );
+
+    let other_org = protocol::OrgId::new().to_string();
+    let (elsewhere, _) = run_local_normalizer(data.path(), &llm, Some(&other_org)).await;
+    assert_eq!(
+        elsewhere["recalled"], 0,
+        "another org recalled the local org's month"
+    );
+    server.stop(false).await;
 }
 
 #[actix_web::test]

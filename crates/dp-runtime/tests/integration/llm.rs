@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 
 /// What the fake answers, in order, and what it was asked.
 #[derive(Default)]
-struct Script {
-    answers: Mutex<VecDeque<(u16, Value)>>,
-    seen: Mutex<Vec<(Option<String>, Value)>>,
+pub struct Script {
+    pub answers: Mutex<VecDeque<(u16, Value)>>,
+    pub seen: Mutex<Vec<(Option<String>, Value)>>,
 }
 
-fn completion(content: &str) -> (u16, Value) {
+pub fn completion(content: &str) -> (u16, Value) {
     (
         200,
         json!({
@@ -55,7 +55,7 @@ async fn chat(request: HttpRequest, body: web::Json<Value>, script: web::Data<Sc
 }
 
 /// Serves the script; the base URL (`http://127.0.0.1:PORT/v1`).
-fn serve(script: Arc<Script>) -> (String, actix_web::dev::ServerHandle) {
+pub fn serve(script: Arc<Script>) -> (String, actix_web::dev::ServerHandle) {
     let data = web::Data::from(script);
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
