@@ -244,6 +244,18 @@ pub fn scope_of(
     ctx: &crate::nodes::NodeContext,
     namespace: Option<&str>,
 ) -> Result<memory::AgentScope, crate::nodes::NodeError> {
+    scope_of_namespaces(ctx, namespace.map(str::to_owned).into_iter().collect())
+}
+
+/// As [`scope_of`], with the knowledge namespaces a node names (checked against the manifest at validation).
+///
+/// # Errors
+///
+/// As [`scope_of`].
+pub fn scope_of_namespaces(
+    ctx: &crate::nodes::NodeContext,
+    namespaces: Vec<String>,
+) -> Result<memory::AgentScope, crate::nodes::NodeError> {
     let org = ctx
         .run
         .org_id
@@ -254,7 +266,7 @@ pub fn scope_of(
     Ok(memory::AgentScope {
         org: org.to_string(),
         agent,
-        namespaces: namespace.map(str::to_owned).into_iter().collect(),
+        namespaces,
         ..memory::AgentScope::default()
     })
 }

@@ -140,19 +140,8 @@ fn check_workflow(
         }
         if let Some(config) = node.get("config").and_then(Value::as_object) {
             check_tool_uses(checker, &at.key("config"), config, declared.tools);
-            let memory_node = matches!(
-                node.get("kind").and_then(Value::as_str),
-                Some("memory_search" | "memory_write")
-            );
-            if memory_node
-                && let Some(Value::String(namespace)) = config.get("namespace")
-                && !declared.namespaces.contains(&Some(namespace.as_str()))
-            {
-                checker.error(
-                    &at.key("config").key("namespace"),
-                    format!("namespace {namespace:?} is not declared under memory.knowledge"),
-                );
-            }
+            let kind = node.get("kind").and_then(Value::as_str);
+            check_namespace_uses(checker, &at.key("config"), kind, config, declared.namespaces);
         }
     }
 
@@ -216,6 +205,44 @@ fn check_cycles(checker: &mut Checker<'_>, ids: &[Option<&str>], edges: Vec<(usi
             .collect();
         let message = format!("this edge closes a cycle: {}", names.join(" -> "));
         checker.error(&edges_at.index(positions[cycle.closing_edge]), message);
+    }
+}
+
+/// Knowledge namespaces a node names must be declared under `memory.knowledge`: a memory node's `namespace`,
+/// an `llm` node's `memory.namespaces`.
+fn check_namespace_uses(
+    checker: &mut Checker<'_>,
+    config: &Path,
+    kind: Option<&str>,
+    values: &Map<String, Value>,
+    declared: &[Option<&str>],
+) {
+    let mut check = |path: Path, namespace: &str| {
+        if !declared.contains(&Some(namespace)) {
+            checker.error(
+                &path,
+                format!("namespace {namespace:?} is not declared under memory.knowledge"),
+            );
+        }
+    };
+    match kind {
+        Some("memory_search" | "memory_write") => {
+            if let Some(Value::String(namespace)) = values.get("namespace") {
+                check(config.key("namespace"), namespace);
+            }
+        }
+        Some("llm") => {
+            let names = values
+                .get("memory")
+                .and_then(|memory| memory.get("namespaces"))
+                .and_then(Value::as_array);
+            for (index, name) in names.into_iter().flatten().enumerate() {
+                if let Value::String(namespace) = name {
+                    check(config.key("memory").key("namespaces").index(index), namespace);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -291,7 +291,11 @@ pub fn register_builtin_nodes(registry: &mut NodeRegistry, services: &Services) 
     registry
         .register(transform::Transform)
         .register(tool::ToolNode::new(Arc::clone(&services.tools)))
-        .register(llm::LlmNode::new(services.llm.clone()).with_model(services.llm_model.clone()))
+        .register(
+            llm::LlmNode::new(services.llm.clone())
+                .with_model(services.llm_model.clone())
+                .with_memory(services.memory.clone()),
+        )
         .register(approval::Approval)
         .register(a2a::A2aNode::new(services.a2a.clone()))
         .register(memory_search::MemorySearch::new(services.memory.clone()))

@@ -24,7 +24,7 @@ pub fn model_dir() -> PathBuf {
 }
 
 /// Memory in a fresh folder, with the local model from `model_dir`; opened at its first use.
-fn memory_in(dir: &tempfile::TempDir, model_dir: PathBuf) -> Services {
+pub fn memory_in(dir: &tempfile::TempDir, model_dir: PathBuf) -> Services {
     let settings = MemorySettings {
         backend: Backend::Sqlite,
         data_dir: dir.path().to_owned(),
