@@ -380,4 +380,80 @@ mod tests {
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
     }
+
+    fn run_local(args: &[&str]) -> RunLocalArgs {
+        let line = ["dp-runtime", "run-local", "agent.yaml"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_parse_from(line).unwrap().command {
+            Command::RunLocal(args) => *args,
+            other => panic!("not run-local: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn memory_defaults_to_the_embedded_store_and_the_local_model_under_the_data_dir() {
+        let settings = run_local(&[]).runtime.memory.settings().unwrap();
+        assert_eq!(settings.backend, Backend::Sqlite);
+        assert_eq!(settings.data_dir, PathBuf::from("data"));
+        match settings.embedder {
+            EmbedderSettings::Local { model_dir } => {
+                assert_eq!(model_dir, PathBuf::from("data/models/all-MiniLM-L6-v2"));
+            }
+            other => panic!("not the local model: {other:?}"),
+        }
+        // The chart calls the embedded store `embedded`.
+        let chart = run_local(&[
+            "--memory-backend",
+            "embedded",
+            "--data-dir",
+            "/var/lib/dp-runtime",
+        ]);
+        let settings = chart.runtime.memory.settings().unwrap();
+        assert_eq!(settings.backend, Backend::Sqlite);
+        assert_eq!(settings.data_dir, PathBuf::from("/var/lib/dp-runtime"));
+    }
+
+    #[test]
+    fn qdrant_needs_a_url_and_an_embeddings_url_picks_the_remote_embedder() {
+        let error = run_local(&["--memory-backend", "qdrant"])
+            .runtime
+            .memory
+            .settings()
+            .unwrap_err();
+        assert_eq!(
+            error,
+            "--memory-backend qdrant needs --qdrant-url (DP_QDRANT_URL)"
+        );
+        let remote = run_local(&[
+            "--memory-backend",
+            "qdrant",
+            "--qdrant-url",
+            "http://qdrant:6334",
+            "--embed-base-url",
+            "http://127.0.0.1:8000/v1",
+            "--embed-model",
+            "bge-small",
+            "--embed-dimension",
+            "384",
+        ]);
+        let settings = remote.runtime.memory.settings().unwrap();
+        assert_eq!(settings.qdrant_url.as_deref(), Some("http://qdrant:6334"));
+        match settings.embedder {
+            EmbedderSettings::OpenAi(config) => {
+                assert_eq!(config.base_url, "http://127.0.0.1:8000/v1");
+                assert_eq!((config.model.as_str(), config.dimension), ("bge-small", 384));
+            }
+            other => panic!("not the remote embedder: {other:?}"),
+        }
+        // Compose passes unset values as empty strings.
+        let empty = run_local(&["--embed-base-url", "", "--llm-base-url", "", "--llm-model", ""]);
+        assert!(matches!(
+            empty.runtime.memory.settings().unwrap().embedder,
+            EmbedderSettings::Local { .. }
+        ));
+        let services = empty.runtime.services().unwrap();
+        assert!(services.llm.is_empty());
+        assert_eq!(services.llm_model, None);
+    }
 }

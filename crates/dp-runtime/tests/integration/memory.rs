@@ -312,3 +312,80 @@ async fn a_missing_model_fails_only_the_memory_node_and_says_how_to_fetch_it() {
     assert!(reason.contains("just models"), "{reason}");
     assert!(!retryable);
 }
+
+/// An agent that recalls notes like its input, then remembers the input.
+const NOTES: &str = r#"
+id: com.example.notes.keeper
+name: Note Keeper
+version: 1.0.0
+description: Recalls the notes nearest its input, then remembers the input.
+category: productivity
+capabilities: [notes.keep]
+input_schema:
+  type: object
+  required: [note]
+  properties:
+    note: { type: string, minLength: 1 }
+workflow:
+  nodes:
+    - id: recall
+      kind: memory_search
+      config: { query: "${/inputs/note}", namespace: notes }
+    - id: remember
+      kind: memory_write
+      config: { text: $/inputs/note, namespace: notes }
+    - id: result
+      kind: transform
+      config: { input: { recalled: $/recall/hits, remembered: $/remember/id } }
+  edges:
+    - { from: recall, to: remember }
+    - { from: remember, to: result }
+memory:
+  knowledge: [notes]
+"#;
+
+#[actix_web::test]
+async fn through_the_control_plane_each_orgs_runs_find_only_their_own_orgs_memory() {
+    let cp = crate::cp::Cp::start().await;
+    let market = cp.market().await;
+    let agent = cp.publish(&market, NOTES).await;
+    let acme = cp.user("ops@acme.example", "Acme").await;
+    let globex = cp.user("ops@globex.example", "Globex").await;
+    let at_acme = cp.install_into(&acme, &agent, &[]).await;
+    let at_globex = cp.install_into(&globex, &agent, &[]).await;
+    // One memory store for both data planes: only the org filter keeps them apart.
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory_in(&dir, model_dir()).memory;
+    let dps = [
+        crate::cp::Dp::start(crate::cp::DpSetup {
+            memory: memory.clone(),
+            ..crate::cp::DpSetup::new(&cp, &at_acme.credential, "dp-acme")
+        }),
+        crate::cp::Dp::start(crate::cp::DpSetup {
+            memory: memory.clone(),
+            ..crate::cp::DpSetup::new(&cp, &at_globex.credential, "dp-globex")
+        }),
+    ];
+    let limit = std::time::Duration::from_secs(60);
+    let note = json!({"note": "The staging GPU cluster idles every weekend"});
+    let mut outputs = Vec::new();
+    for at in [&at_acme, &at_globex, &at_acme] {
+        let run = cp.start_run(at, note.clone()).await;
+        let view = cp.wait_for(at, &run, "succeeded", limit).await;
+        outputs.push(view["outputs"].clone());
+    }
+    assert_eq!(outputs[0]["recalled"], json!([]));
+    assert_eq!(
+        outputs[1]["recalled"],
+        json!([]),
+        "globex found acme's note: {:#}",
+        outputs[1]
+    );
+    let recalled = outputs[2]["recalled"].as_array().unwrap();
+    assert_eq!(recalled.len(), 1, "acme's second run: {:#}", outputs[2]);
+    assert_eq!(recalled[0]["id"], outputs[0]["remembered"]);
+    assert_eq!(recalled[0]["text"], "The staging GPU cluster idles every weekend");
+    for dp in dps {
+        dp.stop().await;
+    }
+}
