@@ -37,7 +37,7 @@ pub enum EmbedderSettings {
 }
 
 /// How to open the memory.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct MemorySettings {
     pub backend: Backend,
     /// The embedded store's folder (`memory.sqlite` goes in it).
@@ -45,6 +45,21 @@ pub struct MemorySettings {
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<String>,
     pub embedder: EmbedderSettings,
+}
+
+impl std::fmt::Debug for MemorySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySettings")
+            .field("backend", &self.backend)
+            .field("data_dir", &self.data_dir)
+            .field("qdrant_url", &self.qdrant_url)
+            .field(
+                "qdrant_api_key",
+                &self.qdrant_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("embedder", &self.embedder)
+            .finish()
+    }
 }
 
 /// The configured store: the embedded one or a Qdrant server.
@@ -77,15 +92,6 @@ impl MemoryService {
         Self {
             settings,
             opened: OnceCell::new(),
-        }
-    }
-
-    /// Memory already opened (for tests, and for callers that open it themselves).
-    #[must_use]
-    pub fn with_memory(settings: MemorySettings, memory: OrgMemory) -> Self {
-        Self {
-            settings,
-            opened: OnceCell::new_with(Some(Arc::new(memory))),
         }
     }
 
