@@ -8,7 +8,7 @@ cargo build --quiet --release -p dp-runtime
 [ -f examples/finops/data/aws-cur-2025-11.csv ] || python3 examples/finops/data/generate.py
 
 echo "== dp-runtime validate examples/finops/*.yaml"
-target/release/dp-runtime validate examples/finops/*.yaml
+"${CARGO_TARGET_DIR:-target}/release/dp-runtime" validate examples/finops/*.yaml
 echo
 echo "== sample billing data (examples/finops/data)"
 wc -l examples/finops/data/*.csv | sed 's/^/  /'

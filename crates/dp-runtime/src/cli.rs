@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use memory::OpenAiConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ControlPlane;
 use crate::client::a2a::A2aClient;
 use crate::llm::LlmProvider;
 use crate::llm::openai::{OpenAi, OpenAiSettings};
+use crate::memory_service::{Backend, EmbedderSettings, MemoryService, MemorySettings};
 use crate::nodes::{Services, builtin_registry};
 use crate::poller::{Metrics, Poller, PollerConfig};
 use crate::redact::{RedactingWriter, Redactor};
@@ -61,6 +63,9 @@ pub struct ServeArgs {
     /// An org API key with the operator role, for `a2a` nodes calling other installed agents.
     #[arg(long, env = "DP_A2A_TOKEN", hide_env_values = true)]
     pub a2a_token: Option<String>,
+    /// The deployment this data plane serves, as the chart sets it; shown in its logs.
+    #[arg(long, env = "DP_DEPLOYMENT_ID")]
+    pub deployment_id: Option<String>,
     /// On SIGTERM, how long running tasks may go on before they are handed back.
     #[arg(long, env = "DP_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime_duration)]
     pub shutdown_grace: std::time::Duration,
@@ -81,6 +86,9 @@ pub struct RunLocalArgs {
     /// Treat this node's pending approval as given.
     #[arg(long)]
     pub approve: Option<String>,
+    /// The org whose memory the run uses (a UUID); default: the local org, all zeros.
+    #[arg(long)]
+    pub org: Option<protocol::OrgId>,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
 }
@@ -106,6 +114,78 @@ pub struct RuntimeArgs {
     /// The key for `--llm-base-url`.
     #[arg(long, env = "DP_LLM_API_KEY", hide_env_values = true, default_value = "")]
     pub llm_api_key: String,
+    /// The model every `llm` node uses instead of the one its manifest names.
+    #[arg(long, env = "DP_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+}
+
+/// Where the memory levels live and which model embeds them.
+#[derive(Debug, Args)]
+pub struct MemoryArgs {
+    /// The vector store: `sqlite` (embedded, `<data-dir>/memory.sqlite`; also called `embedded`) or `qdrant`.
+    #[arg(long, env = "DP_MEMORY_BACKEND", value_enum, default_value_t = Backend::Sqlite)]
+    pub memory_backend: Backend,
+    /// The data plane's own files: the embedded memory store, and the local model under `models/`.
+    #[arg(long, env = "DP_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The Qdrant server's gRPC URL, for `--memory-backend qdrant` (`http://qdrant:6334`).
+    #[arg(long, env = "DP_QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+    /// The Qdrant server's API key.
+    #[arg(long, env = "DP_QDRANT_API_KEY", hide_env_values = true)]
+    pub qdrant_api_key: Option<String>,
+    /// The local embedding model's folder (default: `<data-dir>/models/all-MiniLM-L6-v2`, which
+    /// `just models` fills).
+    #[arg(long, env = "DP_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// An OpenAI-compatible embeddings API to use instead of the local model (`http://127.0.0.1:8000/v1`).
+    #[arg(long, env = "DP_EMBED_BASE_URL")]
+    pub embed_base_url: Option<String>,
+    /// The key for `--embed-base-url`.
+    #[arg(long, env = "DP_EMBED_API_KEY", hide_env_values = true, default_value = "")]
+    pub embed_api_key: String,
+    /// The embedding model at `--embed-base-url`.
+    #[arg(long, env = "DP_EMBED_MODEL", default_value = "text-embedding-3-small")]
+    pub embed_model: String,
+    /// The length of that model's vectors.
+    #[arg(long, env = "DP_EMBED_DIMENSION", default_value_t = 1536)]
+    pub embed_dimension: usize,
+}
+
+impl MemoryArgs {
+    /// The memory settings these flags describe.
+    ///
+    /// # Errors
+    ///
+    /// `qdrant` without a URL: said at start-up rather than at the first memory node.
+    pub fn settings(&self) -> Result<MemorySettings, String> {
+        let qdrant_url = self.qdrant_url.clone().filter(|url| !url.is_empty());
+        if self.memory_backend == Backend::Qdrant && qdrant_url.is_none() {
+            return Err("--memory-backend qdrant needs --qdrant-url (DP_QDRANT_URL)".to_owned());
+        }
+        let embedder = match self.embed_base_url.as_deref().filter(|url| !url.is_empty()) {
+            Some(base_url) => EmbedderSettings::OpenAi(OpenAiConfig {
+                model: self.embed_model.clone(),
+                dimension: self.embed_dimension,
+                ..OpenAiConfig::new(base_url, self.embed_api_key.clone())
+            }),
+            None => EmbedderSettings::Local {
+                model_dir: self
+                    .model_dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("models").join("all-MiniLM-L6-v2")),
+            },
+        };
+        Ok(MemorySettings {
+            backend: self.memory_backend,
+            data_dir: self.data_dir.clone(),
+            qdrant_url,
+            qdrant_api_key: self.qdrant_api_key.clone().filter(|key| !key.is_empty()),
+            embedder,
+        })
+    }
 }
 
 fn humantime_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -115,26 +195,32 @@ fn humantime_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 impl RuntimeArgs {
-    #[must_use]
-    pub fn services(&self) -> Services {
+    /// What the built-in nodes use, from these flags. Nothing is opened yet: memory opens at its first use.
+    ///
+    /// # Errors
+    ///
+    /// Memory settings that cannot work (see [`MemoryArgs::settings`]).
+    pub fn services(&self) -> Result<Services, String> {
         let tools = builtin_tools(&ToolsConfig {
             http_allow: self.http_allow.clone(),
             billing_root: self.billing_root.clone(),
             reports_root: Some(self.reports_root.clone()),
         });
         let mut llm: BTreeMap<String, Arc<dyn LlmProvider>> = BTreeMap::new();
-        if let Some(base_url) = &self.llm_base_url {
+        if let Some(base_url) = self.llm_base_url.as_ref().filter(|url| !url.is_empty()) {
             let provider = OpenAi::new(OpenAiSettings {
                 base_url: base_url.clone(),
                 api_key: self.llm_api_key.clone(),
             });
             llm.insert("openai".to_owned(), Arc::new(provider));
         }
-        Services {
+        Ok(Services {
             tools: Arc::new(tools),
             llm,
             a2a: None,
-        }
+            memory: Some(Arc::new(MemoryService::new(self.memory.settings()?))),
+            llm_model: self.llm_model.clone().filter(|model| !model.is_empty()),
+        })
     }
 
     /// The secrets to redact: the named variables' values, and `extra`.
@@ -145,7 +231,9 @@ impl RuntimeArgs {
             .iter()
             .filter_map(|name| std::env::var(name).ok())
             .chain(extra.iter().map(|value| (*value).to_owned()))
-            .chain(std::iter::once(self.llm_api_key.clone()));
+            .chain(std::iter::once(self.llm_api_key.clone()))
+            .chain(std::iter::once(self.memory.embed_api_key.clone()))
+            .chain(self.memory.qdrant_api_key.clone());
         Redactor::new(values)
     }
 }
@@ -240,7 +328,8 @@ pub async fn serve_until(
         Arc::clone(&metrics),
         shutdown.clone(),
     ));
-    let mut services = args.runtime.services();
+    let mut services = args.runtime.services().map_err(anyhow::Error::msg)?;
+    tracing::info!(deployment = ?args.deployment_id, memory = ?args.runtime.memory.memory_backend, "serving");
     services.a2a = args
         .a2a_token
         .as_deref()
@@ -290,5 +379,81 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    fn run_local(args: &[&str]) -> RunLocalArgs {
+        let line = ["dp-runtime", "run-local", "agent.yaml"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_parse_from(line).unwrap().command {
+            Command::RunLocal(args) => *args,
+            other => panic!("not run-local: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn memory_defaults_to_the_embedded_store_and_the_local_model_under_the_data_dir() {
+        let settings = run_local(&[]).runtime.memory.settings().unwrap();
+        assert_eq!(settings.backend, Backend::Sqlite);
+        assert_eq!(settings.data_dir, PathBuf::from("data"));
+        match settings.embedder {
+            EmbedderSettings::Local { model_dir } => {
+                assert_eq!(model_dir, PathBuf::from("data/models/all-MiniLM-L6-v2"));
+            }
+            other => panic!("not the local model: {other:?}"),
+        }
+        // The chart calls the embedded store `embedded`.
+        let chart = run_local(&[
+            "--memory-backend",
+            "embedded",
+            "--data-dir",
+            "/var/lib/dp-runtime",
+        ]);
+        let settings = chart.runtime.memory.settings().unwrap();
+        assert_eq!(settings.backend, Backend::Sqlite);
+        assert_eq!(settings.data_dir, PathBuf::from("/var/lib/dp-runtime"));
+    }
+
+    #[test]
+    fn qdrant_needs_a_url_and_an_embeddings_url_picks_the_remote_embedder() {
+        let error = run_local(&["--memory-backend", "qdrant"])
+            .runtime
+            .memory
+            .settings()
+            .unwrap_err();
+        assert_eq!(
+            error,
+            "--memory-backend qdrant needs --qdrant-url (DP_QDRANT_URL)"
+        );
+        let remote = run_local(&[
+            "--memory-backend",
+            "qdrant",
+            "--qdrant-url",
+            "http://qdrant:6334",
+            "--embed-base-url",
+            "http://127.0.0.1:8000/v1",
+            "--embed-model",
+            "bge-small",
+            "--embed-dimension",
+            "384",
+        ]);
+        let settings = remote.runtime.memory.settings().unwrap();
+        assert_eq!(settings.qdrant_url.as_deref(), Some("http://qdrant:6334"));
+        match settings.embedder {
+            EmbedderSettings::OpenAi(config) => {
+                assert_eq!(config.base_url, "http://127.0.0.1:8000/v1");
+                assert_eq!((config.model.as_str(), config.dimension), ("bge-small", 384));
+            }
+            other => panic!("not the remote embedder: {other:?}"),
+        }
+        // Compose passes unset values as empty strings.
+        let empty = run_local(&["--embed-base-url", "", "--llm-base-url", "", "--llm-model", ""]);
+        assert!(matches!(
+            empty.runtime.memory.settings().unwrap().embedder,
+            EmbedderSettings::Local { .. }
+        ));
+        let services = empty.runtime.services().unwrap();
+        assert!(services.llm.is_empty());
+        assert_eq!(services.llm_model, None);
     }
 }

@@ -6,6 +6,7 @@ pub mod executor;
 pub mod health;
 pub mod llm;
 pub mod local;
+pub mod memory_service;
 pub mod nodes;
 pub mod poller;
 pub mod redact;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use protocol::{Checkpoint, EventKind, StepStatus};
+use protocol::{Checkpoint, EventKind, OrgId, StepStatus};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -117,7 +117,7 @@ async fn run(args: RunLocalArgs, redactor: Arc<Redactor>) -> Result<ExitCode, St
         .input_validator()
         .and_then(|validator| validator.check(&inputs))
         .map_err(|error| format!("--input: {error}"))?;
-    let services = args.runtime.services();
+    let services = args.runtime.services()?;
     let registry = builtin_registry(&services);
     let plan = Plan::build(&manifest.workflow, &registry).map_err(|error| {
         error
@@ -149,6 +149,8 @@ async fn run(args: RunLocalArgs, redactor: Arc<Redactor>) -> Result<ExitCode, St
         inputs,
         checkpoint: None,
         run: RunContext {
+            org_id: Some(args.org.unwrap_or(OrgId(uuid::Uuid::nil()))),
+            agent: Some(manifest.id.clone()),
             granted_permissions: grants,
             approved_node: args.approve,
             ..RunContext::default()

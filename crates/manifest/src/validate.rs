@@ -39,7 +39,21 @@ pub(crate) fn semantic_errors(
 
     let tool_names = strings_at(document, &["tools"], "name");
     unique(&mut checker, &root.key("tools"), &tool_names, "name", "tool");
-    check_workflow(&mut checker, document.get("workflow"), node_kinds, &tool_names);
+    let namespaces: Vec<Option<&str>> = document
+        .get("memory")
+        .and_then(|memory| memory.get("knowledge"))
+        .and_then(Value::as_array)
+        .map(|items| items.iter().map(Value::as_str).collect())
+        .unwrap_or_default();
+    check_workflow(
+        &mut checker,
+        document.get("workflow"),
+        node_kinds,
+        &Declared {
+            tools: &tool_names,
+            namespaces: &namespaces,
+        },
+    );
     unique(
         &mut checker,
         &root.key("skills"),
@@ -85,11 +99,18 @@ fn unique(checker: &mut Checker<'_>, list: &Path, names: &[Option<&str>], field:
     }
 }
 
+/// What the manifest declares that its workflow's nodes may use.
+struct Declared<'a> {
+    tools: &'a [Option<&'a str>],
+    /// `memory.knowledge`.
+    namespaces: &'a [Option<&'a str>],
+}
+
 fn check_workflow(
     checker: &mut Checker<'_>,
     workflow: Option<&Value>,
     node_kinds: &[&str],
-    tools: &[Option<&str>],
+    declared: &Declared<'_>,
 ) {
     let Some(workflow) = workflow else { return };
     let nodes_at = Path::root().key("workflow").key("nodes");
@@ -118,7 +139,9 @@ fn check_workflow(
             checker.error(&at.key("kind"), format!("unknown node kind {kind:?}"));
         }
         if let Some(config) = node.get("config").and_then(Value::as_object) {
-            check_tool_uses(checker, &at.key("config"), config, tools);
+            check_tool_uses(checker, &at.key("config"), config, declared.tools);
+            let kind = node.get("kind").and_then(Value::as_str);
+            check_namespace_uses(checker, &at.key("config"), kind, config, declared.namespaces);
         }
     }
 
@@ -182,6 +205,44 @@ fn check_cycles(checker: &mut Checker<'_>, ids: &[Option<&str>], edges: Vec<(usi
             .collect();
         let message = format!("this edge closes a cycle: {}", names.join(" -> "));
         checker.error(&edges_at.index(positions[cycle.closing_edge]), message);
+    }
+}
+
+/// Knowledge namespaces a node names must be declared under `memory.knowledge`: a memory node's `namespace`,
+/// an `llm` node's `memory.namespaces`.
+fn check_namespace_uses(
+    checker: &mut Checker<'_>,
+    config: &Path,
+    kind: Option<&str>,
+    values: &Map<String, Value>,
+    declared: &[Option<&str>],
+) {
+    let mut check = |path: Path, namespace: &str| {
+        if !declared.contains(&Some(namespace)) {
+            checker.error(
+                &path,
+                format!("namespace {namespace:?} is not declared under memory.knowledge"),
+            );
+        }
+    };
+    match kind {
+        Some("memory_search" | "memory_write") => {
+            if let Some(Value::String(namespace)) = values.get("namespace") {
+                check(config.key("namespace"), namespace);
+            }
+        }
+        Some("llm") => {
+            let names = values
+                .get("memory")
+                .and_then(|memory| memory.get("namespaces"))
+                .and_then(Value::as_array);
+            for (index, name) in names.into_iter().flatten().enumerate() {
+                if let Value::String(namespace) = name {
+                    check(config.key("memory").key("namespaces").index(index), namespace);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

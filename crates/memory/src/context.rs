@@ -136,6 +136,22 @@ pub struct ContextRequest {
     pub preference_keys: Option<Vec<String>>,
 }
 
+/// A search of chosen levels by meaning, as a workflow step asks it: one query, top-k across the levels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recall {
+    /// The text searched by; an empty one is refused (`Error::EmptyQuery`).
+    pub query: String,
+    /// The levels searched: task, knowledge, episode. Session state is the run's own and preferences are read
+    /// by key, so neither is searched (`Error::NotSearchable`).
+    pub levels: Vec<Level>,
+    /// Knowledge only: the namespace searched; none means every one the manifest declares.
+    pub namespace: Option<String>,
+    /// At most this many hits across all levels.
+    pub limit: usize,
+    /// Only hits at least this similar (cosine similarity).
+    pub min_score: Option<f32>,
+}
+
 /// A remembered text chosen for a context.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Item {
@@ -330,6 +346,68 @@ impl<S: VectorStore, E: Embedder> Memory<S, E> {
             .collect();
         let found = tasks.into_iter().chain(episodes).chain(knowledge).collect();
         Ok(self.fit(request.session, preferences, found, budget))
+    }
+
+    /// The hits for a query in the chosen levels of one agent's memory, best first: task summaries and
+    /// episodes of this agent, knowledge of its org's declared namespaces; nothing expired, nothing of another
+    /// org. The query is embedded once and the levels are searched concurrently.
+    ///
+    /// # Errors
+    ///
+    /// `Error::EmptyQuery`, `Error::NotSearchable`, `Error::UndeclaredNamespace`, `Error::NoOrg`; embedder and
+    /// store errors.
+    pub async fn recall(&self, scope: &AgentScope, recall: Recall) -> Result<Vec<Hit>> {
+        if scope.org.is_empty() {
+            return Err(Error::NoOrg);
+        }
+        if recall.query.trim().is_empty() {
+            return Err(Error::EmptyQuery);
+        }
+        if let Some(level) = recall
+            .levels
+            .iter()
+            .find(|level| matches!(level, Level::Session | Level::Preferences))
+        {
+            return Err(Error::NotSearchable(*level));
+        }
+        let namespaces = match &recall.namespace {
+            Some(namespace) => vec![namespace.clone()],
+            None => scope.namespaces.clone(),
+        };
+        if recall.levels.contains(&Level::Knowledge) {
+            for namespace in &namespaces {
+                scope.check_namespace(namespace)?;
+            }
+        }
+        let vector = self.embed_one(recall.query.clone()).await?;
+        let now = self.clock.now_ms();
+        let mut filters = Vec::new();
+        for level in &recall.levels {
+            let filter = Filter {
+                org: scope.org.clone(),
+                level: Some(*level),
+                alive_at: Some(now),
+                ..Filter::default()
+            };
+            match level {
+                Level::Knowledge => filters.extend(
+                    namespaces
+                        .iter()
+                        .map(|namespace| filter.clone().namespace(namespace)),
+                ),
+                _ => filters.push(filter.agent(&scope.agent)),
+            }
+        }
+        let found = futures_util::future::try_join_all(
+            filters
+                .into_iter()
+                .map(|filter| self.search(filter, &vector, recall.limit, recall.min_score)),
+        )
+        .await?;
+        let mut hits: Vec<Hit> = found.into_iter().flatten().collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(recall.limit);
+        Ok(hits)
     }
 
     /// Remembers a summary of a finished task (level 2); it expires after the task lifetime.

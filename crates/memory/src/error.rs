@@ -51,6 +51,13 @@ pub enum Error {
     NotUtf8(usize),
     #[error("an empty text cannot be remembered")]
     EmptyText,
+    #[error("an empty query cannot be searched")]
+    EmptyQuery,
+    #[error(
+        "the {} level is not searched by meaning: a run holds its own session state, and preferences are read by key",
+        .0.name()
+    )]
+    NotSearchable(crate::Level),
     #[error("namespace {namespace:?} is not declared in the agent's manifest (declared: {declared:?})")]
     UndeclaredNamespace {
         namespace: String,

@@ -29,6 +29,32 @@ impl Level {
         }
     }
 
+    /// The level's name as manifests and JSON spell it (`knowledge`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Task => "task",
+            Self::Knowledge => "knowledge",
+            Self::Episode => "episode",
+            Self::Preferences => "preferences",
+        }
+    }
+
+    /// The level named so, if any.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Session,
+            Self::Task,
+            Self::Knowledge,
+            Self::Episode,
+            Self::Preferences,
+        ]
+        .into_iter()
+        .find(|level| level.name() == name)
+    }
+
     /// The level with that number, if any.
     #[must_use]
     pub const fn from_number(number: i64) -> Option<Self> {
@@ -57,8 +83,14 @@ mod tests {
             Level::Preferences,
         ] {
             assert_eq!(Level::from_number(level.number()), Some(level));
+            assert_eq!(Level::from_name(level.name()), Some(level));
+            assert_eq!(
+                serde_json::to_value(level).unwrap(),
+                serde_json::json!(level.name())
+            );
         }
         assert_eq!(Level::from_number(0), None);
         assert_eq!(Level::from_number(6), None);
+        assert_eq!(Level::from_name("Knowledge"), None);
     }
 }

@@ -9,7 +9,7 @@ mod point;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use context::{AgentScope, Context, ContextRequest, Item, Memory, MemoryConfig, Preferences};
+pub use context::{AgentScope, Context, ContextRequest, Item, Memory, MemoryConfig, Preferences, Recall};
 pub use embed::{
     Embedder, LocalEmbedder, MAX_INPUT_BYTES, MAX_TOKENS, OPENAI_MAX_TOKENS, OpenAiConfig, OpenAiEmbedder,
     text_from_bytes,

@@ -5,6 +5,10 @@
 //! `max_tokens`, and `response_format`: `text` (the default; the output is `{"text", "model"}`) or `json`
 //! (the answer must be a JSON object holding every key in `required`; it is the output). Token usage is
 //! recorded for billing. A garbled JSON answer fails the attempt as retryable, so the node's `retry` applies.
+//!
+//! `memory` (optional) starts the prompt with what the run's org and agent remember: the memory crate's
+//! context (preferences, past task summaries and episodes, the named knowledge `namespaces`), searched by
+//! `query` (filled like the prompt) and cut to `budget_tokens` (default 2,000).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,18 +16,22 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Node, NodeContext, NodeError, NodeOutcome};
+use super::{Node, NodeContext, NodeError, NodeOutcome, fill_text as fill};
 use crate::executor::expr::Template;
 use crate::llm::{ChatRequest, LlmError, LlmProvider};
+use crate::memory_service::{MemoryService, node_error, scope_of_namespaces};
 
 pub struct LlmNode {
     providers: BTreeMap<String, Arc<dyn LlmProvider>>,
+    model: Option<String>,
+    memory: Option<Arc<MemoryService>>,
 }
 
 impl std::fmt::Debug for LlmNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LlmNode")
             .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("model", &self.model)
             .finish()
     }
 }
@@ -31,7 +39,25 @@ impl std::fmt::Debug for LlmNode {
 impl LlmNode {
     #[must_use]
     pub fn new(providers: BTreeMap<String, Arc<dyn LlmProvider>>) -> Self {
-        Self { providers }
+        Self {
+            providers,
+            model: None,
+            memory: None,
+        }
+    }
+
+    /// The memory a node's `memory` option reads.
+    #[must_use]
+    pub fn with_memory(mut self, memory: Option<Arc<MemoryService>>) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// Every node uses `model` instead of its manifest's, when set (the operator's `DP_LLM_MODEL`).
+    #[must_use]
+    pub fn with_model(mut self, model: Option<String>) -> Self {
+        self.model = model.filter(|model| !model.is_empty());
+        self
     }
 }
 
@@ -58,18 +84,29 @@ pub struct LlmConfig {
     pub required: Vec<String>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    /// Start the prompt with the memory context.
+    pub memory: Option<MemoryContextConfig>,
+}
+
+/// What memory context an `llm` node's prompt starts with.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryContextConfig {
+    /// What the context is searched by, with `${pointer}` filled from the node's input.
+    pub query: String,
+    /// Knowledge namespaces searched (declared under the manifest's `memory.knowledge`).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default = "default_budget")]
+    pub budget_tokens: usize,
+}
+
+fn default_budget() -> usize {
+    2_000
 }
 
 fn openai() -> String {
     "openai".to_owned()
-}
-
-fn fill(text: &str, input: &Value) -> Result<String, String> {
-    match Template::parse(&Value::String(text.to_owned())).and_then(|template| template.eval(input)) {
-        Ok(Value::String(text)) => Ok(text),
-        Ok(other) => Ok(other.to_string()),
-        Err(error) => Err(error.to_string()),
-    }
 }
 
 /// A JSON answer, read and checked.
@@ -106,6 +143,35 @@ fn read_json(text: &str, required: &[String]) -> Result<Value, NodeError> {
     Ok(value)
 }
 
+impl LlmNode {
+    /// The memory context's text, within its budget (empty when memory holds nothing for the query).
+    async fn context(
+        &self,
+        config: &MemoryContextConfig,
+        input: &Value,
+        ctx: &NodeContext,
+    ) -> Result<String, NodeError> {
+        let service = self
+            .memory
+            .as_ref()
+            .ok_or_else(|| NodeError::fatal("memory is not configured on this data plane"))?;
+        let query =
+            fill(&config.query, input).map_err(|error| NodeError::fatal(format!("memory.query: {error}")))?;
+        let scope = scope_of_namespaces(ctx, config.namespaces.clone())?;
+        let memory = service.get().await.map_err(|error| node_error(&error))?;
+        let request = memory::ContextRequest {
+            query,
+            budget_tokens: Some(config.budget_tokens),
+            ..memory::ContextRequest::default()
+        };
+        let context = memory
+            .load_context(&scope, request)
+            .await
+            .map_err(|error| node_error(&error))?;
+        Ok(context.text)
+    }
+}
+
 impl Node for LlmNode {
     const KIND: &'static str = "llm";
     type Config = LlmConfig;
@@ -120,6 +186,16 @@ impl Node for LlmNode {
         for text in std::iter::once(&config.prompt).chain(config.system.as_ref()) {
             Template::parse(&Value::String(text.clone())).map_err(|error| format!("prompt: {error}"))?;
         }
+        if let Some(memory) = &config.memory {
+            if self.memory.is_none() {
+                return Err("memory: memory is not configured on this data plane".to_owned());
+            }
+            Template::parse(&Value::String(memory.query.clone()))
+                .map_err(|error| format!("memory.query: {error}"))?;
+            if memory.budget_tokens == 0 {
+                return Err("memory.budget_tokens must be more than 0".to_owned());
+            }
+        }
         Ok(())
     }
 
@@ -133,8 +209,14 @@ impl Node for LlmNode {
             .providers
             .get(&config.provider)
             .ok_or_else(|| NodeError::fatal(format!("no LLM provider `{}`", config.provider)))?;
-        let prompt =
+        let mut prompt =
             fill(&config.prompt, &input).map_err(|error| NodeError::fatal(format!("prompt: {error}")))?;
+        if let Some(memory) = &config.memory {
+            let context = self.context(memory, &input, ctx).await?;
+            if !context.is_empty() {
+                prompt = format!("{context}\n{prompt}");
+            }
+        }
         let system = config
             .system
             .as_deref()
@@ -142,7 +224,7 @@ impl Node for LlmNode {
             .transpose()
             .map_err(|error| NodeError::fatal(format!("system: {error}")))?;
         let request = ChatRequest {
-            model: config.model.clone(),
+            model: self.model.clone().unwrap_or_else(|| config.model.clone()),
             system,
             prompt,
             json: config.response_format == ResponseFormat::Json,

@@ -7,6 +7,8 @@
 pub mod a2a;
 pub mod approval;
 pub mod llm;
+pub mod memory_search;
+pub mod memory_write;
 pub mod tool;
 pub mod transform;
 
@@ -25,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 pub use manifest::BUILTIN_NODE_KINDS;
 
 use crate::client::a2a::A2aClient;
+use crate::executor::expr::Template;
 use crate::llm::LlmProvider;
+use crate::memory_service::MemoryService;
 use crate::tools::ToolRegistry;
 
 /// A workflow node kind.
@@ -110,6 +114,8 @@ pub struct RunContext {
     pub granted_permissions: Vec<String>,
     /// The node whose approval brought this task (a resumed run), which may now do its work.
     pub approved_node: Option<String>,
+    /// The agent's id (`com.aicloud.finops.billing-normalizer`): with the org, whose memory the run uses.
+    pub agent: Option<String>,
 }
 
 /// One attempt of one node.
@@ -262,6 +268,10 @@ pub struct Services {
     pub llm: BTreeMap<String, Arc<dyn LlmProvider>>,
     /// For `a2a` nodes: a caller of the control plane's A2A endpoints.
     pub a2a: Option<Arc<A2aClient>>,
+    /// For `memory_search` and `memory_write` nodes (and `llm` nodes' `memory` context).
+    pub memory: Option<Arc<MemoryService>>,
+    /// The model every `llm` node uses instead of its manifest's (`DP_LLM_MODEL`); none: the manifest's.
+    pub llm_model: Option<String>,
 }
 
 impl fmt::Debug for Services {
@@ -270,21 +280,36 @@ impl fmt::Debug for Services {
             .field("tools", &self.tools)
             .field("llm", &self.llm.keys().collect::<Vec<_>>())
             .field("a2a", &self.a2a.is_some())
+            .field("memory", &self.memory)
+            .field("llm_model", &self.llm_model)
             .finish()
     }
 }
 
 /// Registers every built-in kind: the one list of them.
-///
-/// `memory_search` and `memory_write` are not here yet: they wait for the `memory` crate, and manifests
-/// using them are refused when the plan is built.
 pub fn register_builtin_nodes(registry: &mut NodeRegistry, services: &Services) {
     registry
         .register(transform::Transform)
         .register(tool::ToolNode::new(Arc::clone(&services.tools)))
-        .register(llm::LlmNode::new(services.llm.clone()))
+        .register(
+            llm::LlmNode::new(services.llm.clone())
+                .with_model(services.llm_model.clone())
+                .with_memory(services.memory.clone()),
+        )
         .register(approval::Approval)
-        .register(a2a::A2aNode::new(services.a2a.clone()));
+        .register(a2a::A2aNode::new(services.a2a.clone()))
+        .register(memory_search::MemorySearch::new(services.memory.clone()))
+        .register(memory_write::MemoryWrite::new(services.memory.clone()));
+}
+
+/// A config text with each `${pointer}` (or a whole `$/pointer`) filled from the node's input; a value that is
+/// not a string is written as JSON.
+pub(crate) fn fill_text(text: &str, input: &Value) -> Result<String, String> {
+    match Template::parse(&Value::String(text.to_owned())).and_then(|template| template.eval(input)) {
+        Ok(Value::String(text)) => Ok(text),
+        Ok(other) => Ok(other.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// A registry with every built-in kind.

@@ -388,6 +388,7 @@ impl Poller {
                         deployment_id: Some(envelope.deployment_id),
                         granted_permissions: envelope.granted_permissions,
                         approved_node: None,
+                        agent: Some(envelope.agent.id.clone()),
                     },
                     cancel: stop.clone(),
                 };

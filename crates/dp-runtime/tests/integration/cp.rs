@@ -12,6 +12,7 @@ use cp_api::http::AppState;
 use cp_api::service::accounts::{self, Bootstrap};
 use dp_runtime::client::ControlPlane;
 use dp_runtime::client::a2a::A2aClient;
+use dp_runtime::memory_service::MemoryService;
 use dp_runtime::nodes::{NodeRegistry, Services, register_builtin_nodes};
 use dp_runtime::poller::{Metrics, Poller, PollerConfig};
 use dp_runtime::redact::Redactor;
@@ -136,7 +137,7 @@ impl Cp {
     }
 
     /// Signs up (with an org) and logs in; the access token and the org.
-    async fn user(&self, email: &str, org: &str) -> (String, String) {
+    pub async fn user(&self, email: &str, org: &str) -> (String, String) {
         let body = json!({"email": email, "password": PASSWORD, "org": org});
         let (status, created) = self
             .call(reqwest::Method::POST, "/api/v1/auth/signup", None, Some(body))
@@ -335,6 +336,8 @@ pub struct DpSetup<'a> {
     pub reports: Option<PathBuf>,
     /// A token for `a2a` nodes.
     pub a2a_token: Option<String>,
+    /// For memory nodes.
+    pub memory: Option<Arc<MemoryService>>,
 }
 
 impl<'a> DpSetup<'a> {
@@ -349,6 +352,7 @@ impl<'a> DpSetup<'a> {
             grace: Duration::from_secs(5),
             reports: None,
             a2a_token: None,
+            memory: None,
         }
     }
 }
@@ -378,6 +382,7 @@ impl Dp {
                     .a2a_token
                     .as_deref()
                     .map(|token| Arc::new(A2aClient::new(&setup.cp.base(), token))),
+                memory: setup.memory.clone(),
                 ..Services::default()
             },
         );

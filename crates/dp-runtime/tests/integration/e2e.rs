@@ -2,6 +2,7 @@
 //! lost mid-run and another resuming from the checkpoint, the control plane away for a while, and a
 //! planted secret that never reaches the control plane.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use manifest::Risk;
 use serde_json::{Value, json};
 
 use crate::cp::{Cp, DETECTOR, Dp, DpSetup, NORMALIZER, NORMALIZER_HANDING_OFF};
+use crate::llm::{Script, completion, serve};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -411,41 +413,169 @@ async fn a_run_cancelled_through_the_api_stops_on_the_data_plane() {
     dp.stop().await;
 }
 
-#[test]
-fn run_local_prints_progress_and_outputs() {
-    let reports = std::env::temp_dir().join(format!("dp-local-{}", uuid::Uuid::now_v7().simple()));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dp-runtime"))
-        .args([
-            "run-local",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/billing-normalizer.yaml"
-            ),
-        ])
-        .args(["--input", r#"{"billing_source": "data", "period": "2025-11"}"#])
+/// `dp-runtime run-local` of a FinOps example on the sample data, with its reports and memory in `data` and
+/// its `llm` steps answered by `llm`: the exit status, the outputs and the progress.
+async fn run_local_example(
+    example: &str,
+    input: Value,
+    data: &std::path::Path,
+    llm: &str,
+    extra: &[&str],
+) -> (Option<i32>, Value, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dp-runtime"));
+    command
+        .arg("run-local")
+        .arg(format!(
+            "{}/../../examples/finops/{example}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg("--input")
+        .arg(input.to_string())
         .args([
             "--billing-root",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/finops"),
         ])
         .arg("--reports-root")
-        .arg(&reports)
-        .output()
+        .arg(data.join("reports"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--model-dir")
+        .arg(crate::memory::model_dir())
+        .args(["--llm-base-url", llm])
+        .args(extra);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&reports);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let outputs: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(outputs["records"], 15000);
-    assert_eq!(outputs["total_cost"], "65229.0695");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let outputs = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.code(), outputs, stderr)
+}
+
+/// The billing normalizer example for November 2025; `org` picks whose memory (default: the local org).
+async fn run_local_normalizer(data: &std::path::Path, llm: &str, org: Option<&str>) -> (Value, String) {
+    let extra: Vec<&str> = org.map(|org| vec!["--org", org]).unwrap_or_default();
+    let input = json!({"billing_source": "data", "period": "2025-11"});
+    let (status, outputs, stderr) =
+        run_local_example("billing-normalizer.yaml", input, data, llm, &extra).await;
+    assert_eq!(status, Some(0), "{stderr}");
+    (outputs, stderr)
+}
+
+#[actix_web::test]
+async fn run_local_of_the_billing_normalizer_example_remembers_the_month_and_the_next_run_recalls_it() {
+    let script = Arc::new(Script::default());
+    script.answers.lock().unwrap().extend([
+        completion("November's spend was led by EC2."),
+        completion("EC2 again led November's spend."),
+        completion("Another org's November."),
+    ]);
+    let (llm, server) = serve(Arc::clone(&script));
+    let data = tempfile::tempdir().unwrap();
+
+    let (first, stderr) = run_local_normalizer(data.path(), &llm, None).await;
+    assert_eq!(first["records"], 15000);
+    assert_eq!(first["total_cost"], "65229.0695");
+    assert_eq!(first["by_service"]["AmazonEC2"], "27199.894");
+    assert_eq!(first["payload_ref"], "report://normalized-2025-11");
+    assert_eq!(first["summary"], "November's spend was led by EC2.");
+    assert_eq!(
+        first["recalled"], 0,
+        "a first run in an empty memory recalled something"
+    );
     for line in [
         "▶ normalize",
         "✓ normalize",
         "records=15000",
+        "✓ recall",
+        "memory_writes=1",
         "✓ result",
         "run succeeded",
     ] {
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
     }
+
+    let (second, _) = run_local_normalizer(data.path(), &llm, None).await;
+    assert_eq!(
+        second["recalled"], 1,
+        "the next run did not recall the month: {second:#}"
+    );
+    assert_ne!(second["remembered"], first["remembered"]);
+    let prompts: Vec<String> = script
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["messages"][0]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        prompts[1].contains("Billing 2025-11 from data: 15000 line items, 65229.0695 USD"),
+        "the summary was not told what the first run remembered:\n{}",
+        prompts[1]
+    );
+
+    let other_org = protocol::OrgId::new().to_string();
+    let (elsewhere, _) = run_local_normalizer(data.path(), &llm, Some(&other_org)).await;
+    assert_eq!(
+        elsewhere["recalled"], 0,
+        "another org recalled the local org's month"
+    );
+    server.stop(false).await;
+}
+
+#[actix_web::test]
+async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates_and_remembers_the_anomalies()
+{
+    let recommendation = json!({"anomaly": "AmazonEC2 2025-11-14", "action": "terminate", "resource": "i-0gpu", "saving": "4000"});
+    let answer = json!({"recommendations": [recommendation], "remediations": [recommendation]}).to_string();
+    let script = Arc::new(Script::default());
+    script.answers.lock().unwrap().extend([
+        completion("November's spend was led by EC2."),
+        completion(&answer),
+        completion(&answer),
+        completion(&answer),
+    ]);
+    let (llm, server) = serve(Arc::clone(&script));
+    let data = tempfile::tempdir().unwrap();
+    run_local_normalizer(data.path(), &llm, None).await;
+    let input = json!({"payload_ref": "report://normalized-2025-11", "period": "2025-11"});
+
+    let (status, waiting, stderr) =
+        run_local_example("anomaly-detector.yaml", input.clone(), data.path(), &llm, &[]).await;
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_eq!(waiting["node"], "remediate");
+    assert_eq!(waiting["action"]["input"]["actions"][0]["resource"], "i-0gpu");
+    assert!(stderr.contains("run again with --approve remediate"), "{stderr}");
+
+    let approve = ["--approve", "remediate"];
+    let (status, report, stderr) = run_local_example(
+        "anomaly-detector.yaml",
+        input.clone(),
+        data.path(),
+        &llm,
+        &approve,
+    )
+    .await;
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(report["anomalies"].as_array().unwrap().len(), 3, "{report:#}");
+    assert_eq!(report["remediated"], json!(["terminate i-0gpu"]));
+    assert_eq!(report["recommendations"][0]["action"], "terminate");
+
+    // Each run remembered the month's anomalies; the next run's recommendation is told of them.
+    let prompts: Vec<String> = script
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["messages"][0]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(prompts[1].contains("Past anomalies: []"), "{}", prompts[1]);
+    assert!(
+        prompts[2].contains("Cost anomalies in 2025-11: [{"),
+        "{}",
+        prompts[2]
+    );
+    server.stop(false).await;
 }
 
 #[actix_web::test]

@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 
 /// What the fake answers, in order, and what it was asked.
 #[derive(Default)]
-struct Script {
-    answers: Mutex<VecDeque<(u16, Value)>>,
-    seen: Mutex<Vec<(Option<String>, Value)>>,
+pub struct Script {
+    pub answers: Mutex<VecDeque<(u16, Value)>>,
+    pub seen: Mutex<Vec<(Option<String>, Value)>>,
 }
 
-fn completion(content: &str) -> (u16, Value) {
+pub fn completion(content: &str) -> (u16, Value) {
     (
         200,
         json!({
@@ -55,7 +55,7 @@ async fn chat(request: HttpRequest, body: web::Json<Value>, script: web::Data<Sc
 }
 
 /// Serves the script; the base URL (`http://127.0.0.1:PORT/v1`).
-fn serve(script: Arc<Script>) -> (String, actix_web::dev::ServerHandle) {
+pub fn serve(script: Arc<Script>) -> (String, actix_web::dev::ServerHandle) {
     let data = web::Data::from(script);
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
@@ -229,5 +229,70 @@ fn a_workflow_with_an_llm_node_needs_a_provider() {
         error.to_string(),
         "workflow.nodes[0].config: no LLM provider `openai` is configured on this data plane (for `openai`, set \
          --llm-base-url)"
+    );
+}
+
+#[actix_web::test]
+async fn a_prompt_starts_with_what_the_runs_org_remembers_and_never_with_another_orgs() {
+    let script = Arc::new(Script::default());
+    script.answers.lock().unwrap().extend([
+        completion("Terminate them again."),
+        completion("Nothing is known."),
+    ]);
+    let (base, server) = serve(Arc::clone(&script));
+    let provider: Arc<dyn LlmProvider> = Arc::new(OpenAi::new(OpenAiSettings {
+        base_url: base,
+        api_key: "sk-test-0123456789abcdef".to_owned(),
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let services = Services {
+        llm: [("openai".to_owned(), provider)].into_iter().collect(),
+        ..crate::memory::memory_in(&dir, crate::memory::model_dir())
+    };
+    let registry = builtin_registry(&services);
+    let remember = json!({"nodes": [{"id": "remember", "kind": "memory_write", "config": {
+        "namespace": "cost_anomalies", "text": "Idle GPU clusters in staging were terminated"
+    }}]});
+    let advise = json!({"nodes": [{"id": "advise", "kind": "llm", "config": {
+        "model": "gpt-4o-mini",
+        "prompt": "What should we do about ${/inputs/question}?",
+        "memory": {"query": "${/inputs/question}", "namespaces": ["cost_anomalies"], "budget_tokens": 500}
+    }}]});
+    let run = async |workflow: &Value, org: protocol::OrgId| {
+        let request = RunRequest {
+            plan: Arc::new(Plan::from_json(workflow, &registry).unwrap()),
+            inputs: json!({"question": "idle GPU clusters in staging"}),
+            checkpoint: None,
+            run: RunContext {
+                org_id: Some(org),
+                agent: Some("com.aicloud.finops.anomaly-detector".to_owned()),
+                ..RunContext::default()
+            },
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        Executor::default().run(request, Arc::new(Quiet)).await
+    };
+    let (acme, globex) = (protocol::OrgId::new(), protocol::OrgId::new());
+    for (workflow, org) in [(&remember, acme), (&advise, acme), (&advise, globex)] {
+        let outcome = run(workflow, org).await;
+        assert!(matches!(outcome, RunOutcome::Succeeded { .. }), "{outcome:?}");
+    }
+    server.stop(false).await;
+
+    let prompts: Vec<String> = script
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["messages"][0]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        prompts[0],
+        "## Knowledge\n\n- [cost_anomalies] Idle GPU clusters in staging were terminated\n\n\
+         What should we do about idle GPU clusters in staging?"
+    );
+    assert_eq!(
+        prompts[1], "What should we do about idle GPU clusters in staging?",
+        "another org's prompt was given acme's memory"
     );
 }

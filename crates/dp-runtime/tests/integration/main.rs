@@ -3,4 +3,5 @@
 mod cp;
 mod e2e;
 mod llm;
+mod memory;
 mod validate;

@@ -10,12 +10,11 @@ fn the_billing_normalizer_reads_as_written() {
     let manifest = manifest::parse(&example("billing-normalizer.yaml"), Format::Yaml, KINDS).unwrap();
     assert_eq!(manifest.id, "com.aicloud.finops.billing-normalizer");
     assert_eq!(manifest.version, semver::Version::new(1, 0, 0));
-    assert_eq!(manifest.workflow.nodes.len(), 7);
-    assert_eq!(manifest.workflow.nodes[0].retry.as_ref().unwrap().max_attempts, 3);
-    assert_eq!(
-        manifest.workflow.nodes[0].timeout.unwrap().0,
-        std::time::Duration::from_secs(120)
-    );
+    assert_eq!(manifest.workflow.nodes.len(), 5);
+    let normalize = &manifest.workflow.nodes[1];
+    assert_eq!(normalize.id, "normalize");
+    assert_eq!(normalize.retry.as_ref().unwrap().max_attempts, 3);
+    assert_eq!(normalize.timeout.unwrap().0, std::time::Duration::from_secs(120));
     assert!(manifest.workflow.cycles().is_empty());
     let pricing = &manifest.pricing;
     assert_eq!(pricing.per_run, Some(Money::from_micros(500_000)));
@@ -44,7 +43,7 @@ fn the_anomaly_detector_puts_remediation_behind_a_human() {
     );
     let remediate = manifest.tool("cloud.remediate").unwrap();
     assert!(manifest.tool_needs_approval(remediate));
-    assert!(!manifest.tool_needs_approval(manifest.tool("reports.read").unwrap()));
+    assert!(!manifest.tool_needs_approval(manifest.tool("finops.detect_anomalies_in_report").unwrap()));
     assert_eq!(manifest.risk(), Risk::High);
     assert_eq!(manifest.pricing.monthly, Some(Money::from_micros(49_000_000)));
     let conditional = manifest
@@ -74,7 +73,7 @@ fn node_kinds_are_the_callers() {
     let error = manifest::parse(&source, Format::Yaml, &without_llm).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "66:7: workflow.nodes[4].kind: unknown node kind \"llm\""
+        "68:7: workflow.nodes[2].kind: unknown node kind \"llm\""
     );
 
     let plugin = String::from_utf8(source)

@@ -436,3 +436,133 @@ async fn another_models_memory_is_refused() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn recall_searches_the_chosen_levels_of_its_own_org_and_agent_best_first() -> anyhow::Result<()> {
+    let Fixture {
+        memory,
+        clock,
+        scope,
+        _dir,
+    } = fixture().await?;
+    let null = serde_json::Value::Null;
+    memory
+        .write_knowledge(
+            &scope,
+            "cost_anomalies",
+            "Idle GPU instances are the most common cost anomaly",
+            null.clone(),
+        )
+        .await?;
+    memory
+        .write_knowledge(
+            &scope,
+            "runbooks",
+            "Rotate the database password monthly",
+            null.clone(),
+        )
+        .await?;
+    memory
+        .write_task_summary(
+            &scope,
+            "Found idle GPU instances in the staging account",
+            null.clone(),
+        )
+        .await?;
+    let other_agent = AgentScope {
+        agent: "other".to_owned(),
+        ..scope.clone()
+    };
+    memory
+        .write_task_summary(
+            &other_agent,
+            "Idle GPU instances found by another agent",
+            null.clone(),
+        )
+        .await?;
+    let other_org = AgentScope {
+        org: "globex".to_owned(),
+        ..scope.clone()
+    };
+    memory
+        .write_knowledge(
+            &other_org,
+            "cost_anomalies",
+            "Idle GPU instances at globex",
+            null.clone(),
+        )
+        .await?;
+
+    let recall = |levels: Vec<Level>, namespace: Option<&str>| memory::Recall {
+        query: "idle GPU instances".to_owned(),
+        levels,
+        namespace: namespace.map(str::to_owned),
+        limit: 10,
+        min_score: None,
+    };
+    let hits = memory
+        .recall(&scope, recall(vec![Level::Knowledge, Level::Task], None))
+        .await?;
+    let texts: Vec<&str> = hits.iter().map(|hit| hit.point.text.as_str()).collect();
+    assert_eq!(hits.len(), 3, "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .all(|text| !text.contains("globex") && !text.contains("another agent"))
+    );
+    assert!(hits.windows(2).all(|pair| pair[0].score >= pair[1].score));
+    assert_eq!(texts.last(), Some(&"Rotate the database password monthly"));
+
+    let only = memory
+        .recall(&scope, recall(vec![Level::Knowledge], Some("cost_anomalies")))
+        .await?;
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].point.namespace.as_deref(), Some("cost_anomalies"));
+    let strict = memory::Recall {
+        min_score: Some(0.99),
+        ..recall(vec![Level::Knowledge, Level::Task], None)
+    };
+    assert!(memory.recall(&scope, strict).await?.is_empty());
+
+    clock.advance(31 * DAY);
+    let later = memory.recall(&scope, recall(vec![Level::Task], None)).await?;
+    assert!(later.is_empty(), "an expired task summary came back");
+    Ok(())
+}
+
+#[tokio::test]
+async fn recall_refuses_an_empty_query_an_unsearchable_level_and_an_undeclared_namespace()
+-> anyhow::Result<()> {
+    let Fixture {
+        memory, scope, _dir, ..
+    } = fixture().await?;
+    let recall = |query: &str, level: Level, namespace: Option<&str>| memory::Recall {
+        query: query.to_owned(),
+        levels: vec![level],
+        namespace: namespace.map(str::to_owned),
+        limit: 5,
+        min_score: None,
+    };
+    assert!(matches!(
+        memory.recall(&scope, recall("  ", Level::Task, None)).await,
+        Err(Error::EmptyQuery)
+    ));
+    let error = memory
+        .recall(&scope, recall("gpu", Level::Preferences, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::NotSearchable(Level::Preferences)));
+    assert!(
+        error
+            .to_string()
+            .starts_with("the preferences level is not searched"),
+        "{error}"
+    );
+    assert!(matches!(
+        memory
+            .recall(&scope, recall("gpu", Level::Knowledge, Some("secrets")))
+            .await,
+        Err(Error::UndeclaredNamespace { .. })
+    ));
+    Ok(())
+}
