@@ -11,6 +11,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked -p dp-runtime \
     && install -D target/release/dp-runtime /out/dp-runtime
 
+# The local embedding model the memory nodes use, fetched as `just models` fetches it (nothing at run time).
+FROM python:3.11-slim-bookworm AS model
+WORKDIR /src
+COPY scripts/models.sh scripts/models.sh
+RUN bash scripts/models.sh
+
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
@@ -19,8 +25,10 @@ RUN apt-get update \
     && useradd --uid 65532 --gid app --no-create-home --shell /usr/sbin/nologin app \
     && install -d -o app -g app /var/lib/dp-runtime
 COPY --from=build /out/dp-runtime /usr/local/bin/dp-runtime
+COPY --from=model /src/data/models/all-MiniLM-L6-v2 /opt/dp-runtime/models/all-MiniLM-L6-v2
 ENV DP_LISTEN=0.0.0.0:9464 \
-    DP_DATA_DIR=/var/lib/dp-runtime
+    DP_DATA_DIR=/var/lib/dp-runtime \
+    DP_MODEL_DIR=/opt/dp-runtime/models/all-MiniLM-L6-v2
 USER 65532:65532
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/dp-runtime"]
