@@ -7,6 +7,7 @@ pub mod health;
 pub mod llm;
 pub mod local;
 pub mod memory_service;
+pub mod metrics;
 pub mod nodes;
 pub mod poller;
 pub mod redact;

@@ -684,6 +684,12 @@ async fn attempts(
             Ok(NodeOutcome::Suspend(approval)) => (StepStatus::Suspended, Some(approval.reason.clone())),
             Err(error) => (StepStatus::Failed, Some(error.message.clone())),
         };
+        let outcome = match status {
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Suspended => "suspended",
+            _ => "failed",
+        };
+        crate::metrics::NODES.attempt(&node.kind, outcome, started.elapsed());
         sink.emit(EventKind::Finished {
             node: Some(node.id.clone()),
             attempt,

@@ -164,10 +164,12 @@ impl LlmNode {
             budget_tokens: Some(config.budget_tokens),
             ..memory::ContextRequest::default()
         };
-        let context = memory
-            .load_context(&scope, request)
-            .await
-            .map_err(|error| node_error(&error))?;
+        let loading = std::time::Instant::now();
+        let context = memory.load_context(&scope, request).await;
+        crate::metrics::NODES
+            .memory_load
+            .observe(loading.elapsed().as_secs_f64());
+        let context = context.map_err(|error| node_error(&error))?;
         Ok(context.text)
     }
 }

@@ -166,10 +166,12 @@ impl Node for MemorySearch {
             limit: config.top_k,
             min_score: config.min_score,
         };
-        let hits = memory
-            .recall(&scope, recall)
-            .await
-            .map_err(|error| node_error(&error))?;
+        let searching = std::time::Instant::now();
+        let hits = memory.recall(&scope, recall).await;
+        crate::metrics::NODES
+            .memory_load
+            .observe(searching.elapsed().as_secs_f64());
+        let hits = hits.map_err(|error| node_error(&error))?;
         ctx.count("memory_hits", u64::try_from(hits.len()).unwrap_or(u64::MAX));
         let hits: Vec<Value> = hits.into_iter().map(hit_json).collect();
         Ok(NodeOutcome::Done(json!({

@@ -203,9 +203,7 @@ async fn deliver(
     loop {
         match client.events(task, batch).await {
             Ok(ack) => {
-                metrics
-                    .events_posted
-                    .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+                metrics.events_posted.inc_by(batch.events.len() as u64);
                 if ack.cancel {
                     settings.cancelled_by_control_plane.store(true, Ordering::SeqCst);
                     settings.stop.cancel();
@@ -214,12 +212,12 @@ async fn deliver(
             }
             Err(ClientError::Refused { status: 413, .. }) => return Delivery::TooLarge,
             Err(error) if error.is_transient() && started.elapsed() < settings.give_up_after => {
-                metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
+                metrics.control_plane_errors.inc();
                 tracing::warn!(%task, %error, "posting events failed; trying again");
                 tokio::time::sleep(backoff.next_wait()).await;
             }
             Err(error) => {
-                metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
+                metrics.control_plane_errors.inc();
                 tracing::warn!(%task, %error, "events could not be posted; the task is dropped");
                 return Delivery::Lost;
             }

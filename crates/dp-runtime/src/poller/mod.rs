@@ -10,8 +10,7 @@
 mod batch;
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -65,78 +64,7 @@ impl PollerConfig {
     }
 }
 
-/// Counters the metrics endpoint shows.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub tasks_claimed: AtomicU64,
-    pub tasks_succeeded: AtomicU64,
-    pub tasks_failed: AtomicU64,
-    pub tasks_suspended: AtomicU64,
-    pub tasks_handed_back: AtomicU64,
-    pub tasks_running: AtomicU64,
-    pub events_posted: AtomicU64,
-    pub control_plane_errors: AtomicU64,
-    pub registered: AtomicBool,
-}
-
-impl Metrics {
-    /// The Prometheus text exposition.
-    #[must_use]
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let counters = [
-            ("dp_tasks_claimed_total", "Tasks claimed.", &self.tasks_claimed),
-            (
-                "dp_tasks_succeeded_total",
-                "Tasks completed.",
-                &self.tasks_succeeded,
-            ),
-            (
-                "dp_tasks_failed_total",
-                "Tasks failed or cancelled.",
-                &self.tasks_failed,
-            ),
-            (
-                "dp_tasks_suspended_total",
-                "Tasks suspended for approval.",
-                &self.tasks_suspended,
-            ),
-            (
-                "dp_tasks_handed_back_total",
-                "Tasks handed back on shutdown.",
-                &self.tasks_handed_back,
-            ),
-            (
-                "dp_events_posted_total",
-                "Step events the control plane stored.",
-                &self.events_posted,
-            ),
-            (
-                "dp_control_plane_errors_total",
-                "Calls to the control plane that failed.",
-                &self.control_plane_errors,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP dp_tasks_running Tasks running now.\n# TYPE dp_tasks_running gauge\ndp_tasks_running {}",
-            self.tasks_running.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP dp_registered Whether the control plane accepted this instance.\n# TYPE dp_registered gauge\ndp_registered {}",
-            u8::from(self.registered.load(Ordering::Relaxed))
-        );
-        out
-    }
-}
+pub use crate::metrics::Metrics;
 
 /// A task this instance holds.
 struct Held {
@@ -240,7 +168,7 @@ impl Poller {
                     return Ok(Some(ack));
                 }
                 Err(error) if error.is_transient() => {
-                    self.metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.control_plane_errors.inc();
                     let wait = backoff.next_wait();
                     tracing::warn!(%error, ?wait, "cannot register yet");
                     tokio::select! {
@@ -282,7 +210,7 @@ impl Poller {
                     }
                 }
                 Err(error) => {
-                    self.metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.control_plane_errors.inc();
                     tracing::warn!(%error, "heartbeat failed");
                 }
             }
@@ -310,7 +238,7 @@ impl Poller {
                     }
                 }
                 Err(error) => {
-                    self.metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.control_plane_errors.inc();
                     let wait = backoff.next_wait();
                     tracing::warn!(%error, ?wait, "claiming failed");
                     tokio::select! {
@@ -346,8 +274,8 @@ impl Poller {
     /// Runs one task to its end and reports it.
     pub async fn run_task(&self, envelope: TaskEnvelope) {
         let task = envelope.task_id;
-        self.metrics.tasks_claimed.fetch_add(1, Ordering::Relaxed);
-        self.metrics.tasks_running.fetch_add(1, Ordering::Relaxed);
+        self.metrics.tasks_claimed.inc();
+        self.metrics.tasks_running.inc();
         tracing::info!(%task, run = %envelope.run_id, attempt = envelope.attempt, "task claimed");
         let stop = CancellationToken::new();
         let by_control_plane = Arc::new(AtomicBool::new(false));
@@ -412,7 +340,7 @@ impl Poller {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&task);
-        self.metrics.tasks_running.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.tasks_running.dec();
     }
 
     fn report_of(&self, outcome: RunOutcome, last_checkpoint: u64, by_control_plane: bool) -> Report {
@@ -513,18 +441,18 @@ impl Poller {
                         Report::HandBack(_) => &self.metrics.tasks_handed_back,
                         Report::Dropped => return,
                     };
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    counter.inc();
                     tracing::info!(%task, "task reported");
                     return;
                 }
                 Err(error) if error.is_transient() && started.elapsed() < Duration::from_secs(600) => {
-                    self.metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.control_plane_errors.inc();
                     let wait = backoff.next_wait();
                     tracing::warn!(%task, %error, ?wait, "reporting the task's end failed; trying again");
                     tokio::time::sleep(wait).await;
                 }
                 Err(error) => {
-                    self.metrics.control_plane_errors.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.control_plane_errors.inc();
                     tracing::warn!(%task, %error, "the task's end could not be reported; its lease will run out");
                     return;
                 }

@@ -57,7 +57,7 @@ async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_
     assert_eq!(checkpoints.len(), 4, "one checkpoint per node: {events:#?}");
     let last = &checkpoints[3]["checkpoint"]["nodes"];
     assert_eq!(last.as_object().unwrap().len(), 4);
-    assert_eq!(dp.metrics.tasks_succeeded.load(Ordering::Relaxed), 1);
+    assert_eq!(dp.metrics.tasks_succeeded.get(), 1);
     dp.stop().await;
 }
 
@@ -209,7 +209,7 @@ async fn the_data_plane_rides_out_a_control_plane_outage() {
     cp.stop().await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(
-        dp.metrics.control_plane_errors.load(Ordering::Relaxed) > 0,
+        dp.metrics.control_plane_errors.get() > 0,
         "the data plane did not notice the outage"
     );
     assert!(!dp.handle.is_finished(), "the data plane gave up");
@@ -290,7 +290,7 @@ async fn a_tool_without_its_granted_scope_fails_the_run_with_the_reason_and_writ
         "node normalize: tool `billing.normalize` needs the permission `reports:write` which the org \
          did not grant at install; nothing was run"
     );
-    assert_eq!(dp.metrics.tasks_failed.load(Ordering::Relaxed), 1);
+    assert_eq!(dp.metrics.tasks_failed.get(), 1);
     dp.stop().await;
 }
 
@@ -409,7 +409,7 @@ async fn a_run_cancelled_through_the_api_stops_on_the_data_plane() {
     cp.post(&format!("/api/v1/runs/{run}/cancel"), &at.operator, json!({}))
         .await;
     cp.wait_for(&at, &run, "cancelled", LIMIT).await;
-    assert_eq!(dp.metrics.tasks_failed.load(Ordering::Relaxed), 1);
+    assert_eq!(dp.metrics.tasks_failed.get(), 1);
     dp.stop().await;
 }
 
@@ -761,5 +761,29 @@ async fn the_health_port_answers_and_shows_metrics() {
         .unwrap();
     assert!(metrics.contains("dp_tasks_succeeded_total 1"), "{metrics}");
     assert!(metrics.contains("# TYPE dp_tasks_running gauge"), "{metrics}");
+    assert!(
+        metrics.contains("dp_node_duration_seconds_count{kind=\"tool\",status=\"succeeded\"}"),
+        "{metrics}"
+    );
+    if let Some(promtool) = std::env::var_os("PROMTOOL") {
+        use std::io::Write as _;
+        let mut check = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        check.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+        let output = check.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    } else {
+        println!("SKIPPED promtool: PROMTOOL is not set (`just test` sets it)");
+    }
     dp.stop().await;
 }
