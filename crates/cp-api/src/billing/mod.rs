@@ -23,6 +23,7 @@ mod payment;
 pub mod payouts;
 mod period;
 mod pricing;
+pub mod schedule;
 pub mod subscriptions;
 
 pub use close::{Closed, close_period};
