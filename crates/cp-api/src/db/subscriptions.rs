@@ -80,6 +80,23 @@ pub async fn cancel(conn: &mut Conn<'_>, id: Id, at: Time) -> QueryResult<bool> 
     .map(|updated| updated > 0))
 }
 
+/// Cancels the deployment's active subscription, if it has one.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn cancel_of_deployment(conn: &mut Conn<'_>, deployment: Id, at: Time) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::update(
+        subscriptions::table
+            .filter(subscriptions::deployment_id.eq(deployment))
+            .filter(subscriptions::cancelled_at.is_null())
+    )
+    .set(subscriptions::cancelled_at.eq(at))
+    .execute(c)
+    .await
+    .map(drop))
+}
+
 /// The org's subscriptions, newest first.
 ///
 /// # Errors

@@ -48,7 +48,7 @@ async fn at_time(app: &TestApp, sql: &str, time: Time) {
 }
 
 /// Moves the charges made this month (and their journals) to the 15th of `period`, as if made then.
-async fn charged_in(app: &TestApp, period: Period) {
+pub async fn charged_in(app: &TestApp, period: Period) {
     let mid = Time::from_unix_micros(period.start().0.timestamp_micros() + 14 * 86_400_000_000);
     let this_month = Period::current().start().0.timestamp_micros();
     for (table, column) in [("ledger_entries", "at"), ("charges", "charged_at")] {
@@ -69,7 +69,7 @@ fn placeholder_time(app: &TestApp, micros: i64) -> String {
 }
 
 /// Completes `n` runs of the seeds' example: $16.50 each, $13.20 of it the developer's.
-async fn seeds_runs(app: &TestApp, at: &Installed, n: usize) {
+pub async fn seeds_runs(app: &TestApp, at: &Installed, n: usize) {
     let completion = json!({"outputs": {}, "usage": {"cpu_ms": 7_200_000, "units": {"record": 15000}}});
     for _ in 0..n {
         let run = app
@@ -305,6 +305,24 @@ on_both_backends! {
         // Cancelled, it no longer blocks a new subscription.
         let again = app.post(&path, json!({"deployment_id": at.deployment}), Some(&at.operator.token)).await;
         assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    }
+
+    async fn uninstalling_a_deployment_ends_its_subscription(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, &with_monthly_fee(), "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let org = at.operator.org_id.clone().unwrap();
+        let path = format!("/api/v1/orgs/{org}/subscriptions");
+        let made = app.post(&path, json!({"deployment_id": at.deployment}), Some(&at.operator.token)).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+        assert!(made.body["cancelled_at"].is_null());
+        let gone = app.delete(&format!("/api/v1/deployments/{}", at.deployment), Some(&at.operator.token)).await;
+        assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+        let listed = app.get_as_opt(&path, Some(&at.operator.token)).await;
+        assert!(listed.body[0]["cancelled_at"].is_string(), "{:?}", listed.body);
+        let refused = app.post(&path, json!({"deployment_id": at.deployment}), Some(&at.operator.token)).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "an uninstalled deployment: {:?}", refused.body);
     }
 
     async fn an_agent_without_a_monthly_fee_cannot_be_subscribed_to(backend: Backend) {
