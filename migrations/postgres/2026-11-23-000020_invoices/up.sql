@@ -82,6 +82,8 @@ CREATE TABLE payouts (
     state text NOT NULL CHECK (state IN ('carried_over', 'due', 'paid')),
     created_at timestamptz NOT NULL,
     paid_at timestamptz,
+    -- The transfer's reference.
+    payment_reference text,
     UNIQUE (developer_org_id, period)
 );
 CREATE INDEX payouts_period ON payouts (period);

@@ -82,6 +82,8 @@ CREATE TABLE payouts (
     state TEXT NOT NULL CHECK (state IN ('carried_over', 'due', 'paid')),
     created_at BIGINT NOT NULL,
     paid_at BIGINT,
+    -- The transfer's reference.
+    payment_reference TEXT,
     UNIQUE (developer_org_id, period)
 );
 CREATE INDEX payouts_period ON payouts (period);

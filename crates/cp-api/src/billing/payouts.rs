@@ -38,6 +38,9 @@ pub struct PayoutView {
     /// `carried_over`, `due` or `paid`.
     pub state: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The transfer's reference, once paid.
+    pub payment_reference: Option<String>,
 }
 
 impl From<&Payout> for PayoutView {
@@ -51,6 +54,8 @@ impl From<&Payout> for PayoutView {
             carried_out: Money::from_micros(payout.carried_out_micros),
             state: payout.state.clone(),
             created_at: payout.created_at.0,
+            paid_at: payout.paid_at.map(|at| at.0),
+            payment_reference: payout.payment_reference.clone(),
         }
     }
 }
@@ -78,7 +83,31 @@ pub fn payout(developer_org: Id, period: Period, earned: i64, carried_in: i64) -
         state: state.to_owned(),
         created_at: Time::now(),
         paid_at: None,
+        payment_reference: None,
     })
+}
+
+/// Records a `due` payout as paid (the transfer made outside), inside the caller's transaction; the
+/// payout and its developer org.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] for no such payout; [`Error::Conflict`] for one not `due`.
+pub async fn mark_paid(
+    tx: &mut Conn<'_>,
+    id: Id,
+    reference: Option<&str>,
+) -> Result<(PayoutView, Id), Error> {
+    let no_such = || Error::NotFound("no such payout".to_owned());
+    let found = db::payouts::find(tx, id).await.map_err(|_| no_such())?;
+    if !db::payouts::mark_paid(tx, id, reference, Time::now()).await? {
+        return Err(Error::Conflict(format!(
+            "the payout is {}; only a due payout can be paid",
+            found.state
+        )));
+    }
+    let paid = db::payouts::find(tx, id).await?;
+    Ok((PayoutView::from(&paid), paid.developer_org_id))
 }
 
 /// A developer org's earnings: the month in progress so far, what is carried over, and its payouts.

@@ -24,6 +24,8 @@ pub struct Payout {
     pub state: String,
     pub created_at: Time,
     pub paid_at: Option<Time>,
+    /// The transfer's reference, once paid.
+    pub payment_reference: Option<String>,
 }
 
 /// Inserts the payout unless the developer org has one for its period; whether it did.
@@ -91,4 +93,34 @@ pub async fn of_period(conn: &mut Conn<'_>, period: &str) -> QueryResult<Vec<Pay
         .select(Payout::as_select())
         .load(c)
         .await)
+}
+
+/// # Errors
+///
+/// `NotFound` when there is no such payout.
+pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Payout> {
+    on_backend!(conn, |c| payouts::table
+        .find(id)
+        .select(Payout::as_select())
+        .first(c)
+        .await)
+}
+
+/// Marks a `due` payout paid; whether it was due.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn mark_paid(conn: &mut Conn<'_>, id: Id, reference: Option<&str>, at: Time) -> QueryResult<bool> {
+    on_backend!(conn, |c| diesel::update(
+        payouts::table.find(id).filter(payouts::state.eq("due"))
+    )
+    .set((
+        payouts::state.eq("paid"),
+        payouts::paid_at.eq(at),
+        payouts::payment_reference.eq(reference),
+    ))
+    .execute(c)
+    .await
+    .map(|updated| updated > 0))
 }

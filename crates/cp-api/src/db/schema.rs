@@ -400,6 +400,7 @@ diesel::table! {
         state -> Text,
         created_at -> Timestamptz,
         paid_at -> Nullable<Timestamptz>,
+        payment_reference -> Nullable<Text>,
     }
 }
 

@@ -12,7 +12,7 @@ use super::{AppState, actor_of};
 use crate::auth::roles::{OrgAdmin, OrgDeveloper, OrgMember, PlatformAdmin};
 use crate::billing::invoices::{self, InvoiceView, Settlement};
 use crate::billing::overview::{self, BillingView, RevenueView};
-use crate::billing::payouts::{self, EarningsView};
+use crate::billing::payouts::{self, EarningsView, PayoutView};
 use crate::billing::subscriptions::{self, SubscriptionView};
 use crate::billing::{Period, PeriodError};
 use crate::db::{self, Id};
@@ -31,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/earnings", web::get().to(earnings))
         .route("/platform/revenue", web::get().to(revenue))
         .route("/invoices/{invoice}/paid", web::post().to(mark_paid))
-        .route("/invoices/{invoice}/void", web::post().to(void));
+        .route("/invoices/{invoice}/void", web::post().to(void))
+        .route("/payouts/{payout}/paid", web::post().to(mark_payout_paid));
 }
 
 /// A month, `YYYY-MM` (UTC).
@@ -416,4 +417,53 @@ async fn void(
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, Error> {
     settle(&request, &admin, &state, Id(*path), Settlement::Void).await
+}
+
+/// Records a due payout as paid (platform admins), once the transfer to the developer org is made.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{payout}/paid",
+    operation_id = "markPayoutPaid",
+    tag = "billing",
+    params(("payout" = uuid::Uuid, Path, description = "The payout's id")),
+    request_body(content = Option<Payment>, description = "The transfer's reference, if any"),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The payout, paid", body = PayoutView),
+        BodyErrors,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ServerErrors,
+    )
+)]
+async fn mark_payout_paid(
+    request: HttpRequest,
+    admin: PlatformAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<uuid::Uuid>,
+    body: Option<web::Json<Payment>>,
+) -> Result<HttpResponse, Error> {
+    let actor = actor_of(&request, Some(&admin.0));
+    let reference = body.and_then(|body| body.into_inner().reference);
+    let mut pooled = state.pool.get().await?;
+    let paid = db::transaction(&mut pooled.conn(), async |tx| {
+        let (paid, developer_org) = payouts::mark_paid(tx, Id(*path), reference.as_deref()).await?;
+        audit::record(
+            tx,
+            Entry {
+                actor: actor.user,
+                org: Some(developer_org),
+                action: "payout.paid",
+                target: format!("payout:{}", path.as_ref()),
+                change: json!({"reference": reference}),
+                client_addr: actor.client_addr.clone(),
+            },
+        )
+        .await?;
+        Ok(paid)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(paid))
 }

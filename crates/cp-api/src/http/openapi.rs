@@ -102,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         billing::revenue,
         billing::mark_paid,
         billing::void,
+        billing::mark_payout_paid,
         a2a::card,
         a2a::call,
     ),

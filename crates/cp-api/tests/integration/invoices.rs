@@ -243,6 +243,15 @@ on_both_backends! {
             ("2026-08", "13.20", "0.00", "0.00", "13.20", "carried_over"),
         ]);
         assert_eq!(earnings.body["carried_over"].as_str(), Some("0.00"));
+        let due = format!("/api/v1/payouts/{}/paid", payouts[0]["id"].as_str().unwrap());
+        let refused = app.post(&due, json!({}), Some(&market.developer.token)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "a developer does not record its own payout");
+        let paid = app.post(&due, json!({"reference": "transfer 7"}), Some(&market.admin)).await;
+        assert_eq!(paid.status, StatusCode::OK, "{:?}", paid.body);
+        assert_eq!((paid.body["state"].as_str(), paid.body["payment_reference"].as_str()), (Some("paid"), Some("transfer 7")));
+        let carried = format!("/api/v1/payouts/{}/paid", payouts[1]["id"].as_str().unwrap());
+        let refused = app.post(&carried, json!({}), Some(&market.admin)).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "a carried-over payout is not paid: {:?}", refused.body);
         // October closed again: nothing new.
         assert!(close(&app, month("2026-10")).await.is_empty());
     }

@@ -91,6 +91,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/platform/revenue"),
     ("POST", "/api/v1/invoices/{invoice}/paid"),
     ("POST", "/api/v1/invoices/{invoice}/void"),
+    ("POST", "/api/v1/payouts/{payout}/paid"),
 ];
 
 /// `(method, path)` of every operation in the document, methods in capitals.
