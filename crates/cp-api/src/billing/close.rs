@@ -90,7 +90,7 @@ pub async fn close_period(
         .await?;
         if let Some(invoice) = issued {
             closed.invoices_issued.push(invoice.id.0);
-            if let Err(error) = collect(pool, &invoice, provider).await {
+            if let Err(error) = collect(&mut pooled.conn(), &invoice, provider).await {
                 tracing::warn!(invoice = %invoice.id.0, provider = provider.name(), %error, "collection failed; the invoice stays issued");
             }
         }

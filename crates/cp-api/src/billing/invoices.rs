@@ -228,13 +228,12 @@ pub async fn issue(
 ///
 /// Database errors; the provider's.
 pub async fn collect(
-    pool: &db::Pool,
+    conn: &mut Conn<'_>,
     invoice: &Invoice,
     provider: &impl PaymentProvider,
 ) -> Result<(), Error> {
     if let Collection::Paid { reference } = provider.collect(invoice).await? {
-        let mut pooled = pool.get().await?;
-        db::invoices::settle(&mut pooled.conn(), invoice.id, Some(Some(reference)), Time::now()).await?;
+        db::invoices::settle(conn, invoice.id, Some(Some(reference)), Time::now()).await?;
     }
     Ok(())
 }

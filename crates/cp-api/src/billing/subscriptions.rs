@@ -4,7 +4,9 @@
 //! made in when it is made (the whole fee, not a part of it), and for each later one by the monthly
 //! schedule or `cp-api billing close-period`, whichever runs first. Each period's fee is one
 //! `subscription_charges` row keyed by (subscription, period) with its journal, so however often either
-//! runs a period is charged once. Cancelling stops the fees of later periods; the current one is kept.
+//! runs a period is charged once. The fee is the one the deployment's version asked when the subscription
+//! was made; cancelling (or uninstalling the deployment) stops the fees of later periods, and the current
+//! one is kept.
 
 use protocol::{FieldError, Money};
 use serde::Serialize;

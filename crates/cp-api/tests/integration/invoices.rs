@@ -5,7 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use cp_api::billing::{Manual, Period, close_period};
+use cp_api::billing::{Collection, Manual, PaymentProvider, Period, close_period};
 use cp_api::db::{self, Conn, Id, Time};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -156,7 +156,36 @@ async fn october_closed(app: &TestApp) -> (Market, Installed, String) {
     (market, at, invoice)
 }
 
+/// A provider that is paid the moment it is asked, as a card on file would be.
+struct CardOnFile;
+
+impl PaymentProvider for CardOnFile {
+    fn name(&self) -> &'static str {
+        "card-on-file"
+    }
+
+    async fn collect(&self, invoice: &db::invoices::Invoice) -> Result<Collection, cp_api::error::Error> {
+        Ok(Collection::Paid {
+            reference: format!("card:{}", invoice.period),
+        })
+    }
+}
+
 on_both_backends! {
+    async fn a_provider_that_collects_at_once_leaves_the_invoice_paid(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        seeds_runs(&app, &at, 1).await;
+        charged_in(&app, month("2026-10")).await;
+        let closed = close_period(&app.state.pool, month("2026-10"), &CardOnFile).await.unwrap();
+        let org = at.operator.org_id.clone().unwrap();
+        let invoice = app.get_as_opt(&format!("/api/v1/orgs/{org}/invoices/{}", closed.invoices_issued[0]), Some(&at.operator.token)).await;
+        assert_eq!((invoice.body["state"].as_str(), invoice.body["payment_reference"].as_str()), (Some("paid"), Some("card:2026-10")), "{:?}", invoice.body);
+        assert!(invoice.body["paid_at"].is_string());
+    }
+
     async fn a_closed_month_invoices_the_seeds_run_and_closing_again_changes_nothing(backend: Backend) {
         let app = TestApp::start(backend).await;
         let (market, at, id) = october_closed(&app).await;
