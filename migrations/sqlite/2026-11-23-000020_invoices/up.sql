@@ -15,6 +15,7 @@ CREATE TABLE subscriptions (
 CREATE INDEX subscriptions_org_id ON subscriptions (org_id);
 CREATE INDEX subscriptions_developer_org_id ON subscriptions (developer_org_id);
 CREATE INDEX subscriptions_created_by ON subscriptions (created_by);
+CREATE INDEX subscriptions_deployment_id ON subscriptions (deployment_id);
 -- One active subscription per deployment.
 CREATE UNIQUE INDEX subscriptions_active_deployment ON subscriptions (deployment_id) WHERE cancelled_at IS NULL;
 

@@ -204,6 +204,39 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    invoice_lines (invoice_id, agent, kind) {
+        invoice_id -> Uuid,
+        agent -> Text,
+        kind -> Text,
+        quantity -> Int8,
+        unit -> Nullable<Text>,
+        amount_micros -> Int8,
+        developer_micros -> Int8,
+        platform_micros -> Int8,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    invoices (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        period -> Text,
+        state -> Text,
+        total_micros -> Int8,
+        issued_at -> Timestamptz,
+        paid_at -> Nullable<Timestamptz>,
+        voided_at -> Nullable<Timestamptz>,
+        payment_reference -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     ledger_entries (journal_id, account) {
         journal_id -> Uuid,
         account -> Text,
@@ -233,6 +266,25 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         forbid_self_approval -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    payouts (id) {
+        id -> Uuid,
+        developer_org_id -> Uuid,
+        period -> Text,
+        earned_micros -> Int8,
+        carried_in_micros -> Int8,
+        amount_micros -> Int8,
+        carried_out_micros -> Int8,
+        state -> Text,
+        created_at -> Timestamptz,
+        paid_at -> Nullable<Timestamptz>,
+        payment_reference -> Nullable<Text>,
     }
 }
 
@@ -324,90 +376,6 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
-    tasks (id) {
-        id -> Uuid,
-        run_id -> Uuid,
-        deployment_id -> Uuid,
-        priority -> Int4,
-        attempt -> Int4,
-        max_attempts -> Int4,
-        leased_by -> Nullable<Text>,
-        lease_expires_at -> Nullable<Timestamptz>,
-        cancel_requested -> Bool,
-        last_seq -> Int8,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
-    use crate::db::sql_types::{Timestamptz, Uuid};
-
-    users (id) {
-        id -> Uuid,
-        email -> Text,
-        password_hash -> Text,
-        is_platform_admin -> Bool,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
-    use crate::db::sql_types::{Timestamptz, Uuid};
-
-    invoice_lines (invoice_id, agent, kind) {
-        invoice_id -> Uuid,
-        agent -> Text,
-        kind -> Text,
-        quantity -> Int8,
-        unit -> Nullable<Text>,
-        amount_micros -> Int8,
-        developer_micros -> Int8,
-        platform_micros -> Int8,
-    }
-}
-
-diesel::table! {
-    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
-    use crate::db::sql_types::{Timestamptz, Uuid};
-
-    invoices (id) {
-        id -> Uuid,
-        org_id -> Uuid,
-        period -> Text,
-        state -> Text,
-        total_micros -> Int8,
-        issued_at -> Timestamptz,
-        paid_at -> Nullable<Timestamptz>,
-        voided_at -> Nullable<Timestamptz>,
-        payment_reference -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
-    use crate::db::sql_types::{Timestamptz, Uuid};
-
-    payouts (id) {
-        id -> Uuid,
-        developer_org_id -> Uuid,
-        period -> Text,
-        earned_micros -> Int8,
-        carried_in_micros -> Int8,
-        amount_micros -> Int8,
-        carried_out_micros -> Int8,
-        state -> Text,
-        created_at -> Timestamptz,
-        paid_at -> Nullable<Timestamptz>,
-        payment_reference -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
-    use crate::db::sql_types::{Timestamptz, Uuid};
-
     subscription_charges (subscription_id, period) {
         subscription_id -> Uuid,
         period -> Text,
@@ -441,6 +409,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    tasks (id) {
+        id -> Uuid,
+        run_id -> Uuid,
+        deployment_id -> Uuid,
+        priority -> Int4,
+        attempt -> Int4,
+        max_attempts -> Int4,
+        leased_by -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        cancel_requested -> Bool,
+        last_seq -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        password_hash -> Text,
+        is_platform_admin -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(agent_versions -> agents (agent));
 diesel::joinable!(approvals -> deployments (deployment_id));
 diesel::joinable!(approvals -> orgs (org_id));
@@ -455,8 +455,11 @@ diesel::joinable!(data_planes -> deployments (deployment_id));
 diesel::joinable!(deployments -> agents (agent));
 diesel::joinable!(deployments -> orgs (org_id));
 diesel::joinable!(deployments -> users (installed_by));
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(invoices -> orgs (org_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(payouts -> orgs (developer_org_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> agents (agent));
 diesel::joinable!(reviews -> users (user_id));
@@ -464,16 +467,12 @@ diesel::joinable!(run_events -> runs (run_id));
 diesel::joinable!(runs -> deployments (deployment_id));
 diesel::joinable!(runs -> orgs (org_id));
 diesel::joinable!(runs -> users (created_by));
-diesel::joinable!(tasks -> deployments (deployment_id));
-diesel::joinable!(tasks -> runs (run_id));
-
-diesel::joinable!(invoice_lines -> invoices (invoice_id));
-diesel::joinable!(invoices -> orgs (org_id));
-diesel::joinable!(payouts -> orgs (developer_org_id));
 diesel::joinable!(subscription_charges -> deployments (deployment_id));
 diesel::joinable!(subscription_charges -> subscriptions (subscription_id));
 diesel::joinable!(subscriptions -> deployments (deployment_id));
 diesel::joinable!(subscriptions -> users (created_by));
+diesel::joinable!(tasks -> deployments (deployment_id));
+diesel::joinable!(tasks -> runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     agent_versions,
