@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::billing::Period;
 use crate::db::Database;
 
 #[derive(Debug, Parser)]
@@ -31,6 +32,26 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Invoices and payouts.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Close a month (UTC): charge subscription fees not yet charged for it, issue each org's invoice and
+    /// each developer org's payout. Closing a month again issues nothing new.
+    ClosePeriod(ClosePeriodArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClosePeriodArgs {
+    /// The month, as YYYY-MM (e.g. 2026-10); it must have ended.
+    pub month: Period,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +128,10 @@ pub struct ServeArgs {
     /// always refused): what a shared control plane should do.
     #[arg(long, env = "CP_WEBHOOK_DENY_PRIVATE")]
     pub webhook_deny_private: bool,
+    /// How often the monthly billing schedule looks whether a month has begun (`1h`, `10m`): it then
+    /// charges the new month's subscription fees and closes the month that ended.
+    #[arg(long, env = "CP_BILLING_CHECK", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub billing_check: std::time::Duration,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -167,6 +192,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn close_period_takes_a_month_and_refuses_anything_else() {
+        let cli = Cli::parse_from([
+            "cp-api",
+            "billing",
+            "close-period",
+            "2026-10",
+            "--data-dir",
+            "/tmp/x",
+        ]);
+        let Command::Billing {
+            command: BillingCommand::ClosePeriod(args),
+        } = cli.command
+        else {
+            panic!("billing close-period")
+        };
+        assert_eq!(args.month.to_string(), "2026-10");
+        let refused = Cli::try_parse_from(["cp-api", "billing", "close-period", "2026-13"]).unwrap_err();
+        assert!(refused.to_string().contains("YYYY-MM"), "{refused}");
     }
 
     #[test]

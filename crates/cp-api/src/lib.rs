@@ -14,7 +14,7 @@ pub mod webhooks;
 
 use actix_web::{App, HttpServer, web};
 
-use crate::cli::{BootstrapArgs, DatabaseArgs, ServeArgs};
+use crate::cli::{BootstrapArgs, ClosePeriodArgs, DatabaseArgs, ServeArgs};
 use crate::db::migrations::{self, Direction};
 use crate::error::Error;
 use crate::http::AppState;
@@ -69,6 +69,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     webhooks::spawn(state.pool.clone(), webhook_config, state.run_changed.clone());
     queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
+    tokio::spawn(billing::schedule::run(state.pool.clone(), args.billing_check));
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {
         App::new()
@@ -125,6 +126,40 @@ pub async fn verify_audit(args: DatabaseArgs) -> anyhow::Result<()> {
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// `cp-api billing close-period YYYY-MM`: closes the month and prints what it issued; closing it again
+/// prints that nothing was new.
+///
+/// # Errors
+///
+/// When the month has not ended, or the database fails.
+pub async fn close_period(args: ClosePeriodArgs) -> anyhow::Result<()> {
+    let pool = db::Pool::open(&args.database.database(), 1).await?;
+    let closed = billing::close_period(&pool, args.month, &billing::Manual)
+        .await
+        .map_err(|error| match error {
+            Error::Validation(errors) => anyhow::anyhow!(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            other => other.into(),
+        })?;
+    if closed.is_empty() {
+        println!("{}: closed before; nothing new", closed.period);
+    } else {
+        println!(
+            "{}: {} invoice(s) issued, {} payout(s) made, {} subscription fee(s) charged",
+            closed.period,
+            closed.invoices_issued.len(),
+            closed.payouts_made.len(),
+            closed.fees_charged
+        );
+    }
+    Ok(())
 }
 
 /// `cp-api admin bootstrap`: migrates, creates the platform admin, their org and an API key, and prints

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cp_api::cli::{AdminCommand, AuditCommand, Cli, Command};
+use cp_api::cli::{AdminCommand, AuditCommand, BillingCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => cp_api::verify_audit(args).await,
+        Command::Billing {
+            command: BillingCommand::ClosePeriod(args),
+        } => cp_api::close_period(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

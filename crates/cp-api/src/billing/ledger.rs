@@ -36,14 +36,7 @@ pub async fn charge(tx: &mut Conn<'_>, run: &Run, usage: &Usage, seller: &Seller
         return Ok(());
     }
     let refused = |error: BillingError| Error::Validation(vec![FieldError::new("usage", error.to_string())]);
-    // Read, not initialised: a completion writes nothing it does not need to.
-    let share = db::settings::get(tx, DEVELOPER_SHARE_SETTING)
-        .await?
-        .unwrap_or_else(|| DEFAULT_DEVELOPER_SHARE.into());
-    let share: i64 = std::str::from_utf8(&share)
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .ok_or_else(|| Error::Internal(format!("the setting {DEVELOPER_SHARE_SETTING} is not a number")))?;
+    let share = developer_share(tx).await?;
     let priced = price(seller.pricing, usage).map_err(refused)?;
     let (developer, platform) =
         split(priced.total, share).map_err(|error| Error::Internal(error.to_string()))?;
@@ -70,22 +63,81 @@ pub async fn charge(tx: &mut Conn<'_>, run: &Run, usage: &Usage, seller: &Seller
     if !db::charges::insert_once(tx, &charge).await? {
         return Ok(());
     }
+    let journal = Journal {
+        id: run.id,
+        customer_org: run.org_id,
+        developer_org: seller.developer_org,
+        developer,
+        platform,
+        at: now,
+    };
+    book(tx, &journal).await?;
+    Ok(())
+}
+
+/// The developer's share of each charge now, in basis points.
+///
+/// # Errors
+///
+/// [`Error::Internal`] when the setting is not a number; database errors.
+pub async fn developer_share(tx: &mut Conn<'_>) -> Result<i64, Error> {
+    // Read, not initialised: a completion writes nothing it does not need to.
+    let share = db::settings::get(tx, DEVELOPER_SHARE_SETTING)
+        .await?
+        .unwrap_or_else(|| DEFAULT_DEVELOPER_SHARE.into());
+    std::str::from_utf8(&share)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .ok_or_else(|| Error::Internal(format!("the setting {DEVELOPER_SHARE_SETTING} is not a number")))
+}
+
+/// One charge's entries in the double-entry ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct Journal {
+    pub id: Id,
+    /// Debited the whole charge.
+    pub customer_org: Id,
+    /// Credited the developer's part.
+    pub developer_org: Id,
+    pub developer: Money,
+    /// Credited to the platform.
+    pub platform: Money,
+    pub at: Time,
+}
+
+/// Writes the journal: the customer debited what the developer and the platform are credited, so its
+/// entries sum to zero.
+///
+/// # Errors
+///
+/// [`Error::Validation`] when the total overflows; database errors.
+pub async fn book(tx: &mut Conn<'_>, journal: &Journal) -> Result<(), Error> {
+    let total = journal
+        .developer
+        .micros()
+        .checked_add(journal.platform.micros())
+        .ok_or_else(|| {
+            Error::Validation(vec![FieldError::new(
+                "total",
+                BillingError::Overflow("the total").to_string(),
+            )])
+        })?;
     let entries = [
-        (format!("customer:{}", run.org_id.0), -priced.total.micros()),
+        (format!("customer:{}", journal.customer_org.0), -total),
         (
-            format!("developer:{}", seller.developer_org.0),
-            developer.micros(),
+            format!("developer:{}", journal.developer_org.0),
+            journal.developer.micros(),
         ),
-        ("platform".to_owned(), platform.micros()),
+        ("platform".to_owned(), journal.platform.micros()),
     ];
     for (account, amount_micros) in entries {
         db::ledger_entries::insert(
             tx,
             &LedgerEntry {
-                journal_id: run.id,
+                journal_id: journal.id,
                 account,
                 amount_micros,
-                at: now,
+                at: journal.at,
             },
         )
         .await?;

@@ -2,33 +2,12 @@
 //! maximum charge, checked before a run is queued: a run that would break one is refused, saying which
 //! limit and when it resets, and nothing is written.
 
-use chrono::{DateTime, Datelike as _, TimeZone as _, Utc};
 use protocol::Money;
 
+use super::Period;
 use crate::db::orgs::Org;
 use crate::db::{self, Conn, Time};
 use crate::error::Error;
-
-/// The start of the UTC month `at` falls in.
-#[must_use]
-pub fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(at)
-}
-
-/// The start of the UTC month after the one `at` falls in.
-#[must_use]
-pub fn next_month_start(at: DateTime<Utc>) -> DateTime<Utc> {
-    let (year, month) = if at.month() == 12 {
-        (at.year() + 1, 1)
-    } else {
-        (at.year(), at.month() + 1)
-    };
-    Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(at)
-}
 
 /// Checks, inside the transaction that would queue it, that one more run of the org — charged at least
 /// `least` — keeps within the org's monthly limits. The org's row stays locked until the transaction ends,
@@ -43,8 +22,8 @@ pub async fn check_org(tx: &mut Conn<'_>, org: &Org, least: Money, now: Time) ->
         return Ok(());
     }
     db::orgs::lock(tx, org.id).await?;
-    let since = Time(month_start(now.0));
-    let resets = next_month_start(now.0);
+    let month = Period::containing(now.0);
+    let (since, resets) = (month.start(), month.end().0);
     let retry_after = u64::try_from((resets - now.0).num_seconds()).unwrap_or(0).max(1);
     if let Some(quota) = org.monthly_run_quota {
         let started = db::runs::started_since(tx, org.id, since).await?;
@@ -59,7 +38,8 @@ pub async fn check_org(tx: &mut Conn<'_>, org: &Org, least: Money, now: Time) ->
         }
     }
     if let Some(cap) = org.monthly_spend_cap_micros {
-        let spent = db::charges::spent_since(tx, org.id, since).await?;
+        let runs = db::charges::spent_since(tx, org.id, since).await?;
+        let spent = runs.saturating_add(db::subscriptions::fees_since(tx, org.id, since).await?);
         if spent.saturating_add(least.micros()) > cap {
             let what = if least.micros() > 0 {
                 format!(" and this run costs at least ${least}")
@@ -89,35 +69,4 @@ pub fn check_max_charge(max: Money, least: Money) -> Result<(), Error> {
         )));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_are_utc_calendar_months() {
-        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
-        assert_eq!(
-            month_start(at("2026-11-23T10:00:00Z")),
-            at("2026-11-01T00:00:00Z")
-        );
-        assert_eq!(
-            next_month_start(at("2026-11-23T10:00:00Z")),
-            at("2026-12-01T00:00:00Z")
-        );
-        assert_eq!(
-            next_month_start(at("2026-12-31T23:59:59Z")),
-            at("2027-01-01T00:00:00Z")
-        );
-        assert_eq!(
-            month_start(at("2026-12-01T00:00:00Z")),
-            at("2026-12-01T00:00:00Z")
-        );
-        // Late on the 30th in New York is already December in UTC.
-        assert_eq!(
-            month_start(at("2026-11-30T22:00:00-05:00")),
-            at("2026-12-01T00:00:00Z")
-        );
-    }
 }

@@ -69,3 +69,49 @@ pub async fn spent_since(conn: &mut Conn<'_>, org: Id, since: Time) -> QueryResu
         .get_result(c)
         .await)
 }
+
+/// Charges made in `[from, until)`: the org's when `org` is given, else every org's; oldest first.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn of_org_between(
+    conn: &mut Conn<'_>,
+    org: Option<Id>,
+    from: Time,
+    until: Time,
+) -> QueryResult<Vec<Charge>> {
+    on_backend!(conn, |c| {
+        let mut query = charges::table
+            .filter(charges::charged_at.ge(from))
+            .filter(charges::charged_at.lt(until))
+            .order((charges::charged_at, charges::run_id))
+            .select(Charge::as_select())
+            .into_boxed();
+        if let Some(org) = org {
+            query = query.filter(charges::org_id.eq(org));
+        }
+        query.load(c).await
+    })
+}
+
+/// The charges a developer org earned from in `[from, until)`.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn of_developer_between(
+    conn: &mut Conn<'_>,
+    developer_org: Id,
+    from: Time,
+    until: Time,
+) -> QueryResult<Vec<Charge>> {
+    on_backend!(conn, |c| charges::table
+        .filter(charges::developer_org_id.eq(developer_org))
+        .filter(charges::charged_at.ge(from))
+        .filter(charges::charged_at.lt(until))
+        .order((charges::charged_at, charges::run_id))
+        .select(Charge::as_select())
+        .load(c)
+        .await)
+}

@@ -40,3 +40,20 @@ pub async fn of_journal(conn: &mut Conn<'_>, journal: Id) -> QueryResult<Vec<Led
         .load(c)
         .await)
 }
+
+/// Every journal whose entries do not sum to zero, with the sum (none, when the books are sound).
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn unbalanced(conn: &mut Conn<'_>) -> QueryResult<Vec<(Id, i128)>> {
+    let entries: Vec<(Id, i64)> = on_backend!(conn, |c| ledger_entries::table
+        .select((ledger_entries::journal_id, ledger_entries::amount_micros))
+        .load(c)
+        .await)?;
+    let mut sums = std::collections::BTreeMap::<Id, i128>::new();
+    for (journal, amount) in entries {
+        *sums.entry(journal).or_default() += i128::from(amount);
+    }
+    Ok(sums.into_iter().filter(|(_, sum)| *sum != 0).collect())
+}

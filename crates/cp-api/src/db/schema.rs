@@ -204,6 +204,39 @@ diesel::table! {
     use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
     use crate::db::sql_types::{Timestamptz, Uuid};
 
+    invoice_lines (invoice_id, agent, kind) {
+        invoice_id -> Uuid,
+        agent -> Text,
+        kind -> Text,
+        quantity -> Int8,
+        unit -> Nullable<Text>,
+        amount_micros -> Int8,
+        developer_micros -> Int8,
+        platform_micros -> Int8,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    invoices (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        period -> Text,
+        state -> Text,
+        total_micros -> Int8,
+        issued_at -> Timestamptz,
+        paid_at -> Nullable<Timestamptz>,
+        voided_at -> Nullable<Timestamptz>,
+        payment_reference -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
     ledger_entries (journal_id, account) {
         journal_id -> Uuid,
         account -> Text,
@@ -235,6 +268,25 @@ diesel::table! {
         forbid_self_approval -> Bool,
         monthly_run_quota -> Nullable<Int8>,
         monthly_spend_cap_micros -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    payouts (id) {
+        id -> Uuid,
+        developer_org_id -> Uuid,
+        period -> Text,
+        earned_micros -> Int8,
+        carried_in_micros -> Int8,
+        amount_micros -> Int8,
+        carried_out_micros -> Int8,
+        state -> Text,
+        created_at -> Timestamptz,
+        paid_at -> Nullable<Timestamptz>,
+        payment_reference -> Nullable<Text>,
     }
 }
 
@@ -320,6 +372,43 @@ diesel::table! {
     settings (name) {
         name -> Text,
         value -> Bytea,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    subscription_charges (subscription_id, period) {
+        subscription_id -> Uuid,
+        period -> Text,
+        journal_id -> Uuid,
+        org_id -> Uuid,
+        developer_org_id -> Uuid,
+        deployment_id -> Uuid,
+        agent -> Text,
+        total_micros -> Int8,
+        developer_share -> Int4,
+        developer_micros -> Int8,
+        platform_micros -> Int8,
+        charged_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Nullable, Text};
+    use crate::db::sql_types::{Timestamptz, Uuid};
+
+    subscriptions (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        deployment_id -> Uuid,
+        developer_org_id -> Uuid,
+        agent -> Text,
+        monthly_micros -> Int8,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        cancelled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -432,8 +521,11 @@ diesel::joinable!(data_planes -> deployments (deployment_id));
 diesel::joinable!(deployments -> agents (agent));
 diesel::joinable!(deployments -> orgs (org_id));
 diesel::joinable!(deployments -> users (installed_by));
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(invoices -> orgs (org_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(payouts -> orgs (developer_org_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> agents (agent));
 diesel::joinable!(reviews -> users (user_id));
@@ -441,6 +533,10 @@ diesel::joinable!(run_events -> runs (run_id));
 diesel::joinable!(runs -> deployments (deployment_id));
 diesel::joinable!(runs -> orgs (org_id));
 diesel::joinable!(runs -> users (created_by));
+diesel::joinable!(subscription_charges -> deployments (deployment_id));
+diesel::joinable!(subscription_charges -> subscriptions (subscription_id));
+diesel::joinable!(subscriptions -> deployments (deployment_id));
+diesel::joinable!(subscriptions -> users (created_by));
 diesel::joinable!(tasks -> deployments (deployment_id));
 diesel::joinable!(tasks -> runs (run_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
@@ -458,14 +554,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     charges,
     data_planes,
     deployments,
+    invoice_lines,
+    invoices,
     ledger_entries,
     memberships,
     orgs,
+    payouts,
     refresh_tokens,
     reviews,
     run_events,
     runs,
     settings,
+    subscription_charges,
+    subscriptions,
     tasks,
     users,
     webhook_attempts,

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod data_plane;
 pub mod deployments;
 pub mod health;
@@ -127,6 +128,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(api_keys::configure)
             .configure(members::configure)
             .configure(org_settings::configure)
+            .configure(billing::configure)
             .configure(agents::configure)
             .configure(deployments::configure)
             .configure(runs::configure)

@@ -19,7 +19,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 use utoipa_scalar::Scalar;
 
 use super::{
-    a2a, agents, api_keys, approvals, audit, auth, data_plane, deployments, health, me, members,
+    a2a, agents, api_keys, approvals, audit, auth, billing, data_plane, deployments, health, me, members,
     org_settings, runs, webhooks, ws,
 };
 
@@ -104,6 +104,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         data_plane::suspend,
         audit::org_log,
         audit::platform_log,
+        billing::org_billing,
+        billing::invoice,
+        billing::list_subscriptions,
+        billing::subscribe,
+        billing::cancel,
+        billing::earnings,
+        billing::revenue,
+        billing::mark_paid,
+        billing::void,
+        billing::mark_payout_paid,
         a2a::card,
         a2a::call,
     ),
@@ -139,6 +149,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (name = "webhooks", description = "An org's changes of state, posted to its receivers and signed (Standard Webhooks)"),
         (name = "data-plane", description = "The protocol a deployment's data plane speaks"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "billing", description = "Usage, subscriptions, invoices, payouts and revenue"),
         (name = "a2a", description = "Every deployment as an A2A agent (protocol 1.0, JSON-RPC)"),
     )
 )]

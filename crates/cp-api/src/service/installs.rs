@@ -366,7 +366,7 @@ pub async fn rollback(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<Deplo
 }
 
 /// Uninstalls a deployment: its credential stops working, its queued runs are cancelled (running ones are
-/// told to stop) and the listing's install count drops. The row stays, for the audit trail and the run
+/// told to stop), its subscription ends (no fee for later months) and the listing's install count drops. The row stays, for the audit trail and the run
 /// history.
 ///
 /// # Errors
@@ -391,6 +391,7 @@ pub async fn uninstall(conn: &mut Conn<'_>, actor: Actor, id: Id) -> Result<Depl
         .await?;
         db::agents::count_install(tx, agent.id, -1).await?;
         crate::service::runs::cancel_all(tx, &actor, deployment.id).await?;
+        db::subscriptions::cancel_of_deployment(tx, deployment.id, now).await?;
         record(tx, &actor, &deployment, "deployment.uninstall", json!({})).await?;
         DeploymentView::of(&deployment, &agent.agent_id)
     })

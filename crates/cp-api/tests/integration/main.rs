@@ -12,6 +12,7 @@ mod bundle;
 mod catalog;
 mod health;
 mod installs;
+mod invoices;
 mod limits;
 mod metrics;
 mod migrations;

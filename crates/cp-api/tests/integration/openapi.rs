@@ -99,6 +99,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/dp/tasks/{task}/complete"),
     ("POST", "/api/v1/dp/tasks/{task}/fail"),
     ("POST", "/api/v1/dp/tasks/{task}/suspend"),
+    ("GET", "/api/v1/orgs/{org}/billing"),
+    ("GET", "/api/v1/orgs/{org}/invoices/{invoice}"),
+    ("GET", "/api/v1/orgs/{org}/subscriptions"),
+    ("POST", "/api/v1/orgs/{org}/subscriptions"),
+    ("DELETE", "/api/v1/orgs/{org}/subscriptions/{subscription}"),
+    ("GET", "/api/v1/orgs/{org}/earnings"),
+    ("GET", "/api/v1/platform/revenue"),
+    ("POST", "/api/v1/invoices/{invoice}/paid"),
+    ("POST", "/api/v1/invoices/{invoice}/void"),
+    ("POST", "/api/v1/payouts/{payout}/paid"),
 ];
 
 /// `(method, path)` of every operation in the document, methods in capitals.

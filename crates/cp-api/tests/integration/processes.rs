@@ -1,5 +1,6 @@
-//! Real `cp-api serve` processes: two on one PostgreSQL work as one control plane (a long-poll on one
-//! wakes for a run created on the other), and SIGTERM ends a process cleanly, finishing what is in flight.
+//! Real `cp-api` processes: two `serve` on one PostgreSQL work as one control plane (a long-poll on one
+//! wakes for a run created on the other), SIGTERM ends a process cleanly, finishing what is in flight;
+//! `serve` closes the month that ended on its schedule, and `billing close-period` closes a month once.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -8,6 +9,7 @@ use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::catalog::{NORMALIZER, market, publish};
+use crate::invoices::{charged_in, seeds_runs};
 use crate::queue::{dp, inputs, installed};
 use crate::support::{Backend, TestApp, on_both_backends};
 
@@ -83,6 +85,34 @@ impl Process {
     }
 }
 
+/// The `--database-url` that names `database`.
+fn database_url(database: &cp_api::db::Database) -> String {
+    match database {
+        cp_api::db::Database::Postgres(url) => url.clone(),
+        cp_api::db::Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+    }
+}
+
+/// `cp-api billing close-period <month>`: whether it succeeded, and what it printed.
+fn close_period(database: &cp_api::db::Database, month: &str) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_cp-api"))
+        .args([
+            "billing",
+            "close-period",
+            month,
+            "--database-url",
+            &database_url(database),
+        ])
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -109,6 +139,51 @@ on_both_backends! {
         assert_eq!(answer.status(), reqwest::StatusCode::OK, "the long-poll in flight is answered");
         assert_eq!(answer.json::<Value>().await.unwrap()["tasks"], json!([]));
         assert_eq!(process.exit_code().await, Some(0), "SIGTERM is a clean exit");
+    }
+
+    async fn close_period_closes_a_month_once_and_says_so_the_second_time(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        seeds_runs(&app, &at, 1).await;
+        charged_in(&app, "2026-10".parse().unwrap()).await;
+
+        let (ok, printed) = close_period(&app.db.database, "2026-10");
+        assert!(ok, "{printed}");
+        assert_eq!(printed.trim(), "2026-10: 1 invoice(s) issued, 1 payout(s) made, 0 subscription fee(s) charged");
+        let (ok, printed) = close_period(&app.db.database, "2026-10");
+        assert!(ok, "{printed}");
+        assert_eq!(printed.trim(), "2026-10: closed before; nothing new");
+
+        let (ok, printed) = close_period(&app.db.database, "2026-13");
+        assert!(!ok && printed.contains("YYYY-MM"), "{printed}");
+        let this_month = cp_api::billing::Period::current().to_string();
+        let (ok, printed) = close_period(&app.db.database, &this_month);
+        assert!(!ok && printed.contains("has not ended"), "{printed}");
+    }
+
+    async fn serve_closes_the_month_that_ended_on_its_schedule(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        seeds_runs(&app, &at, 1).await;
+        let last_month = cp_api::billing::Period::current().previous();
+        charged_in(&app, last_month).await;
+        let _process = Process::serve(&app.db.database, &["--billing-check", "100ms"]).await;
+        let org = cp_api::db::Id(at.operator.org_id.clone().unwrap().parse().unwrap());
+        for _ in 0..100 {
+            let mut pooled = app.state.pool.get().await.unwrap();
+            let invoices = cp_api::db::invoices::of_org(&mut pooled.conn(), org).await.unwrap();
+            if let Some(invoice) = invoices.first() {
+                assert_eq!((invoice.period.clone(), invoice.total_micros, invoice.state.as_str()), (last_month.to_string(), 16_500_000, "issued"));
+                return;
+            }
+            drop(pooled);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("serve did not close {last_month}");
     }
 }
 
