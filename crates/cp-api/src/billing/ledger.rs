@@ -37,7 +37,10 @@ pub async fn charge(tx: &mut Conn<'_>, run: &Run, usage: &Usage, seller: &Seller
     }
     let refused = |error: BillingError| Error::Validation(vec![FieldError::new("usage", error.to_string())]);
     let share = developer_share(tx).await?;
-    let priced = price(seller.pricing, usage).map_err(refused)?;
+    let mut priced = price(seller.pricing, usage).map_err(refused)?;
+    if let Some(max) = run.max_charge_micros {
+        priced = priced.capped(Money::from_micros(max));
+    }
     let (developer, platform) =
         split(priced.total, share).map_err(|error| Error::Internal(error.to_string()))?;
     let now = Time::now();

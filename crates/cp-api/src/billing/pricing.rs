@@ -89,6 +89,26 @@ pub fn split(total: Money, developer_share: i64) -> Result<(Money, Money), Billi
     Ok((developer, platform))
 }
 
+impl Price {
+    /// The price held to `max` (a run's maximum charge): what passes it comes off compute first, then units,
+    /// then the base, so the parts still sum to the total.
+    #[must_use]
+    pub fn capped(mut self, max: Money) -> Self {
+        let max = max.micros().max(0);
+        let mut over = self.total.micros() - max;
+        if over <= 0 {
+            return self;
+        }
+        for part in [&mut self.compute, &mut self.units, &mut self.base] {
+            let off = over.min(part.micros());
+            *part = Money::from_micros(part.micros() - off);
+            over -= off;
+        }
+        self.total = Money::from_micros(max);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -121,6 +141,27 @@ mod tests {
             units: BTreeMap::from([("record".to_owned(), records)]),
             ..Usage::default()
         }
+    }
+
+    #[test]
+    fn a_capped_price_takes_what_passes_the_cap_off_compute_then_units_then_base() {
+        let full = price(&normalizer(), &usage(15_000, 2 * 3_600_000)).unwrap();
+        assert_eq!(
+            full.capped(money("20.00")),
+            full,
+            "under the cap, nothing changes"
+        );
+        let capped = full.capped(money("15.25"));
+        assert_eq!(
+            (capped.base, capped.units, capped.compute, capped.total),
+            (money("0.50"), money("14.75"), money("0.00"), money("15.25"))
+        );
+        let capped = full.capped(money("0.25"));
+        assert_eq!(
+            (capped.base, capped.units, capped.compute, capped.total),
+            (money("0.25"), money("0.00"), money("0.00"), money("0.25"))
+        );
+        assert_eq!(capped.unit_count, 15_000, "the usage stays as counted");
     }
 
     #[test]

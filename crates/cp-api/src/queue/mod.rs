@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::Utc;
 use protocol::{
     AgentRef, Checkpoint, Completion, EventBatch, EventKind, Failure, Heartbeat, HeartbeatAck, Lease,
-    LeaseExtension, Registration, RegistrationAck, TaskEnvelope,
+    LeaseExtension, Registration, RegistrationAck, RunEvent, TaskEnvelope,
 };
 use serde::Serialize;
 
@@ -540,6 +540,18 @@ pub async fn events(
             task.last_seq = seq;
             stored += 1;
         }
+        if stored > 0
+            && !task.cancel_requested
+            && let Some(max) = run.max_charge_micros
+            && past_max_charge(tx, &run, max).await?
+        {
+            // As the run's caller asked: stopped before it costs more; charged at most its maximum.
+            task.cancel_requested = true;
+            run.failure_reason = Some(format!(
+                "{STOPPED_AT_MAX_CHARGE} of ${}",
+                protocol::Money::from_micros(max)
+            ));
+        }
         if stored > 0 {
             db::tasks::update(tx, &task).await?;
             db::runs::update(tx, &run).await?;
@@ -551,6 +563,49 @@ pub async fn events(
         })
     })
     .await
+}
+
+/// The start of the reason a run stopped at its maximum charge has.
+const STOPPED_AT_MAX_CHARGE: &str = "stopped: its charge reached its max_charge";
+
+/// Whether what the run's finished steps counted so far prices above `max`.
+async fn past_max_charge(tx: &mut Conn<'_>, run: &db::runs::Run, max: i64) -> Result<bool, Error> {
+    let mut used = protocol::Usage::default();
+    for event in db::run_events::of_run(tx, run.id).await? {
+        if event.kind != "finished" {
+            continue;
+        }
+        let Ok(RunEvent {
+            kind: EventKind::Finished { counters, .. },
+            ..
+        }) = serde_json::from_str::<RunEvent>(&event.body)
+        else {
+            continue;
+        };
+        for (name, count) in counters {
+            let total = used.units.entry(name).or_default();
+            *total = total.saturating_add(count);
+        }
+    }
+    let deployment = db::deployments::find(tx, run.deployment_id).await?;
+    let version = published_version(tx, deployment.agent, &deployment.version).await?;
+    Ok(match crate::billing::price(&version.pricing, &used) {
+        Ok(price) => price.total.micros() > max,
+        // Past what can be counted: past any maximum.
+        Err(_) => true,
+    })
+}
+
+/// Charges the run what it used under its version's pricing (held to its maximum charge).
+async fn charge(tx: &mut Conn<'_>, run: &db::runs::Run, used: &protocol::Usage) -> Result<(), Error> {
+    let deployment = db::deployments::find(tx, run.deployment_id).await?;
+    let version = published_version(tx, deployment.agent, &deployment.version).await?;
+    let seller = crate::billing::Seller {
+        developer_org: version.developer_org,
+        agent: &version.agent.id,
+        pricing: &version.pricing,
+    };
+    crate::billing::charge(tx, run, used, &seller).await
 }
 
 /// How a task ended.
@@ -599,6 +654,11 @@ pub async fn finish(
         }
         let mut run = db::runs::find(tx, task.run_id).await?;
         let now = Time::now();
+        let stopped_at_max_charge = task.cancel_requested
+            && run
+                .failure_reason
+                .as_deref()
+                .is_some_and(|reason| reason.starts_with(STOPPED_AT_MAX_CHARGE));
         let usage = match &outcome {
             Outcome::Completed(completion) => Some(&completion.usage),
             Outcome::Failed(failure) => Some(&failure.usage),
@@ -637,6 +697,16 @@ pub async fn finish(
                 bus::publish(tx, &[bus::run(&run), bus::approval(&approval)]).await?;
                 return crate::service::runs::RunView::of(&run);
             }
+            // Stopped at its maximum charge: it failed, and is charged what it used, at most the maximum.
+            Outcome::Suspended(_) | Outcome::Failed(_) if stopped_at_max_charge => {
+                run.state = "failed".to_owned();
+                let used: protocol::Usage = run
+                    .usage
+                    .as_deref()
+                    .and_then(|usage| serde_json::from_str(usage).ok())
+                    .unwrap_or_default();
+                charge(tx, &run, &used).await?;
+            }
             // Asked to stop while it was asking for approval: it stops.
             Outcome::Suspended(_) => run.state = "cancelled".to_owned(),
             Outcome::Failed(failure)
@@ -667,14 +737,7 @@ pub async fn finish(
                 // later delivery, so a first delivery needs no look.
                 let approved = run.attempts > 1 && db::approvals::any_approved(tx, run.id).await?;
                 run.state = if approved { "remediated" } else { "succeeded" }.to_owned();
-                let deployment = db::deployments::find(tx, run.deployment_id).await?;
-                let version = published_version(tx, deployment.agent, &deployment.version).await?;
-                let seller = crate::billing::Seller {
-                    developer_org: version.developer_org,
-                    agent: &version.agent.id,
-                    pricing: &version.pricing,
-                };
-                crate::billing::charge(tx, &run, &completion.usage, &seller).await?;
+                charge(tx, &run, &completion.usage).await?;
                 run.outputs = Some(completion.outputs.to_string());
             }
         }

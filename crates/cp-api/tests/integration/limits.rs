@@ -149,4 +149,53 @@ on_both_backends! {
         assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
         assert_eq!(created.body["max_charge"], "5.00");
     }
+
+    async fn a_run_is_stopped_at_its_max_charge_and_charged_no_more(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let at = acme(&app).await;
+        let token = at.operator.token.clone();
+        let mut body = inputs();
+        body["max_charge"] = json!("5.00");
+        let run = start(&app, &at, body, None).await.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let step = |seq: u64, node: &str, records: u64| json!({"seq": seq, "at": "2026-11-23T10:00:00Z", "type": "finished",
+            "node": node, "attempt": 1, "status": "succeeded", "duration_ms": 5, "message": null, "counters": {"record": records}});
+        let events = format!("tasks/{task}/events");
+        // $0.50 + 3,000 records × $0.001 = $3.50: within $5.00.
+        let posted = dp(&app, &at.credential, &events, Some(json!({"events": [step(1, "fetch", 3000)]}))).await;
+        assert_eq!(posted.body["cancel"], false, "{:?}", posted.body);
+        // Another 3,000: $6.50 would pass it. The data plane is told to stop.
+        let posted = dp(&app, &at.credential, &events, Some(json!({"events": [step(2, "normalize", 3000)]}))).await;
+        assert_eq!(posted.body["cancel"], true, "{:?}", posted.body);
+        let stopped = dp(&app, &at.credential, &format!("tasks/{task}/fail"), Some(json!({
+            "reason": "cancelled", "node": "store", "retryable": false, "usage": {"cpu_ms": 1000, "units": {"record": 6000}},
+        }))).await;
+        assert_eq!(stopped.status, StatusCode::OK, "{:?}", stopped.body);
+        let shown = app.get_as(&format!("/api/v1/runs/{run}"), &token).await;
+        assert_eq!(shown.body["state"], "failed", "{:?}", shown.body);
+        assert_eq!(shown.body["failure_reason"], "stopped: its charge reached its max_charge of $5.00");
+        let cost = &shown.body["cost"];
+        assert_eq!(
+            (cost["base"].as_str(), cost["units"].as_str(), cost["compute"].as_str(), cost["total"].as_str()),
+            (Some("0.50"), Some("4.50"), Some("0.00"), Some("5.00")),
+            "{cost}"
+        );
+        assert_eq!((cost["developer"].as_str(), cost["platform"].as_str()), (Some("4.00"), Some("1.00")));
+
+        // A run that completes above its maximum is charged the maximum.
+        let mut body = inputs();
+        body["max_charge"] = json!("10.00");
+        let run = start(&app, &at, body, None).await.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let completion = json!({"outputs": {}, "usage": {"cpu_ms": 7_200_000, "units": {"record": 15000}}});
+        assert_eq!(dp(&app, &at.credential, &format!("tasks/{task}/complete"), Some(completion)).await.status, StatusCode::OK);
+        let shown = app.get_as(&format!("/api/v1/runs/{run}"), &token).await;
+        assert_eq!(shown.body["state"], "succeeded");
+        assert_eq!(shown.body["cost"]["total"], "10.00", "{:?}", shown.body);
+        let unbalanced = {
+            let mut pooled = app.state.pool.get().await.unwrap();
+            cp_api::db::ledger_entries::unbalanced(&mut pooled.conn()).await.unwrap()
+        };
+        assert!(unbalanced.is_empty(), "{unbalanced:?}");
+    }
 }

@@ -220,7 +220,7 @@ impl Tool for BillingFetch {
         Box::pin(async move {
             let request: FetchInput = input(self.name(), value)?;
             let (files, records) = fetch(self.root.as_deref(), &request).await?;
-            ctx.count("records", records.len() as u64);
+            ctx.count("record", records.len() as u64);
             Ok(json!({"files": files, "records": records}))
         })
     }
@@ -279,7 +279,7 @@ impl Tool for BillingNormalize {
             let by_service = transform::apply(&by_service, records.clone()).map_err(NodeError::fatal)?;
             let (payload_ref, bytes) =
                 write_report(self.reports.as_deref(), &request.report, &records).await?;
-            ctx.count("records", count as u64);
+            ctx.count("record", count as u64);
             Ok(json!({
                 "payload_ref": payload_ref, "records": count, "bytes": bytes, "files": files,
                 "total_cost": total_cost, "by_service": by_service,
@@ -526,7 +526,7 @@ impl Tool for DetectInReport {
                 .map_err(|error| NodeError::fatal(format!("report {name}: {error}")))?;
             let records: Vec<Record> = serde_json::from_slice(&bytes)
                 .map_err(|error| NodeError::fatal(format!("report {name}: {error}")))?;
-            ctx.count("records", records.len() as u64);
+            ctx.count("record", records.len() as u64);
             let found = anomalies(&records, request.threshold.unwrap_or(3.0));
             Ok(json!({"count": found.len(), "anomalies": found, "records": records.len()}))
         })

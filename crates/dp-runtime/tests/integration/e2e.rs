@@ -34,7 +34,7 @@ async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_
     assert_eq!(view["outputs"]["records"], 15000);
     assert_eq!(view["outputs"]["payload_ref"], "report://normalized-2025-11");
     assert_eq!(view["outputs"]["total_cost"], "65229.0695");
-    assert_eq!(view["usage"]["units"]["records"], 15000, "{view:#}");
+    assert_eq!(view["usage"]["units"]["record"], 15000, "{view:#}");
     let timeline: Vec<&str> = view["timeline"]
         .as_array()
         .unwrap()
@@ -58,6 +58,15 @@ async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_
     let last = &checkpoints[3]["checkpoint"]["nodes"];
     assert_eq!(last.as_object().unwrap().len(), 4);
     assert_eq!(dp.metrics.tasks_succeeded.get(), 1);
+    // Charged for what the tools counted, under the unit the manifest prices.
+    let records = view["outputs"]["records"].as_u64().unwrap();
+    assert!(records > 0);
+    assert_eq!(
+        view["usage"]["units"]["record"].as_u64(),
+        Some(records),
+        "{view:#}"
+    );
+    assert_eq!(view["cost"]["unit_count"].as_u64(), Some(records), "{view:#}");
     dp.stop().await;
 }
 
@@ -486,7 +495,7 @@ async fn run_local_of_the_billing_normalizer_example_remembers_the_month_and_the
     for line in [
         "▶ normalize",
         "✓ normalize",
-        "records=15000",
+        "record=15000",
         "✓ recall",
         "memory_writes=1",
         "✓ result",
