@@ -739,6 +739,79 @@ async fn a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_on
 }
 
 #[actix_web::test]
+async fn a_rejected_approval_ends_the_run_with_the_reviewers_comment_and_nothing_risky_runs() {
+    let cp = Cp::start().await;
+    let at = cp.install(REMEDIATING, &["cloud.compute:write"]).await;
+    let run = cp.start_run(&at, json!({})).await;
+    let dp = Dp::start(DpSetup::new(&cp, &at.credential, "dp-careful"));
+    let waiting = cp.wait_for(&at, &run, "awaiting_approval", LIMIT).await;
+    let org = waiting["org_id"].as_str().unwrap();
+    let approvals = cp
+        .get(
+            &format!("/api/v1/orgs/{org}/approvals?run_id={run}"),
+            &at.operator,
+        )
+        .await;
+    let id = approvals["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // The org forbids approving one's own run: the user who started it may not approve it.
+    cp.call(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/orgs/{org}/settings"),
+        Some(&at.operator),
+        Some(json!({"forbid_self_approval": true})),
+    )
+    .await;
+    let (status, refused) = cp
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{org}/approvals/{id}/approve"),
+            Some(&at.operator),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 403, "{refused}");
+
+    let decided = cp
+        .post(
+            &format!("/api/v1/orgs/{org}/approvals/{id}/reject"),
+            &at.operator,
+            json!({"comment": "not in production"}),
+        )
+        .await;
+    assert_eq!(decided["state"], "rejected", "{decided:#}");
+    let ended = cp.wait_for(&at, &run, "failed", LIMIT).await;
+    assert!(
+        ended["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not in production"),
+        "{ended:#}"
+    );
+    let (status, again) = cp
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{org}/approvals/{id}/approve"),
+            Some(&at.operator),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 409, "a decision is final: {again}");
+
+    // The data plane stays up and is given nothing more: the risky step never ran.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let events = cp.events(&at, &run).await;
+    let fixes: Vec<&str> = events
+        .iter()
+        .filter(|event| event["type"] == "finished" && event["node"] == "fix")
+        .map(|event| event["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(fixes, ["suspended"], "{events:#?}");
+    assert_eq!(cp.run(&at, &run).await["state"], "failed");
+    dp.stop().await;
+}
+
+#[actix_web::test]
 async fn the_health_port_answers_and_shows_metrics() {
     let cp = Cp::start().await;
     let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
