@@ -78,8 +78,10 @@ impl A2aClient {
         Ok(value.get("result").cloned().unwrap_or(Value::Null))
     }
 
-    /// Sends `inputs` as a data part and waits for the task the message starts to end or need input.
-    /// The same `message_id` twice is the same task, so a retried call does not start a second run.
+    /// Sends `inputs` as a data part and waits for the task the message starts to end — also while it
+    /// waits for a human's input (an approval), looking less often then, up to every 15 seconds; the caller
+    /// bounds the wait. The same `message_id` twice is the same task, so a retried call does not start a
+    /// second run.
     ///
     /// # Errors
     ///
@@ -114,9 +116,12 @@ impl A2aClient {
                 });
             }
         };
-        while !task.status.state.is_terminal() && task.status.state != protocol::a2a::TaskState::InputRequired
-        {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut wait = Duration::from_secs(1);
+        while !task.status.state.is_terminal() {
+            tokio::time::sleep(wait).await;
+            if task.status.state == protocol::a2a::TaskState::InputRequired {
+                wait = (wait * 2).min(Duration::from_secs(15));
+            }
             let answer = self.call(deployment, "GetTask", &json!({"id": task.id})).await?;
             task = serde_json::from_value(answer).map_err(|error| A2aError {
                 message: format!("the agent's task is not understood: {error}"),

@@ -6,6 +6,7 @@
 //! child run's inputs. The message id is the run's id and the node's, so
 //! a retried or resumed node finds the same child run rather than starting another. The output carries the
 //! hand-over's fields (`task_id`, `from`, `to`, `payload_ref`, `status`) and the child run's `outputs`.
+//! A child that waits for a human (an approval) keeps the node waiting, within the node's `timeout`.
 
 use std::sync::Arc;
 

@@ -738,6 +738,91 @@ async fn a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_on
     other.stop().await;
 }
 
+const DELEGATING: &str = r#"
+id: com.example.e2e.delegating
+name: Delegating
+version: 1.0.0
+description: Hands a fix to the remediating agent over A2A and waits for it, approval included.
+category: testing
+workflow:
+  nodes:
+    - id: delegate
+      kind: a2a
+      config:
+        agent: com.example.e2e.remediating
+        deployment: $/to
+        send: /message
+        input: { to: $/inputs/to, message: {} }
+      timeout: 2m
+"#;
+
+#[actix_web::test]
+async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on() {
+    let cp = Cp::start().await;
+    let market = cp.market().await;
+    let parent = cp.publish(&market, DELEGATING).await;
+    let child = cp.publish(&market, REMEDIATING).await;
+    let operator = cp.operator().await;
+    let delegating = cp.install_into(&operator, &parent, &[]).await;
+    let remediating = cp.install_into(&operator, &child, &["cloud.compute:write"]).await;
+    let parent_dp = Dp::start(DpSetup {
+        a2a_token: Some(operator.0.clone()),
+        ..DpSetup::new(&cp, &delegating.credential, "dp-parent")
+    });
+    let child_dp = Dp::start(DpSetup::new(&cp, &remediating.credential, "dp-child"));
+    let run = cp
+        .start_run(&delegating, json!({"to": remediating.deployment}))
+        .await;
+
+    // The child asks for approval; the parent keeps waiting on it rather than failing.
+    let org = cp.run(&delegating, &run).await["org_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut approval = Value::Null;
+    for _ in 0..200 {
+        let pending = cp
+            .get(
+                &format!("/api/v1/orgs/{org}/approvals?state=pending"),
+                &operator.0,
+            )
+            .await;
+        if let Some(found) = pending["items"].as_array().and_then(|items| items.first()) {
+            approval = found.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let id = approval["id"]
+        .as_str()
+        .expect("the child asked for approval")
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        cp.run(&delegating, &run).await["state"],
+        "running",
+        "the parent waits"
+    );
+
+    cp.post(
+        &format!("/api/v1/orgs/{org}/approvals/{id}/approve"),
+        &operator.0,
+        json!({"comment": "go"}),
+    )
+    .await;
+    let done = cp.wait_for(&delegating, &run, "succeeded", LIMIT).await;
+    let events = cp.events(&delegating, &run).await;
+    let handoff = events
+        .iter()
+        .find(|event| event["type"] == "finished" && event["node"] == "delegate")
+        .expect("the delegate node finished");
+    assert_eq!(handoff["status"], "succeeded", "{done:#}");
+    let child_run = approval["run_id"].as_str().unwrap();
+    assert_eq!(cp.run(&remediating, child_run).await["state"], "remediated");
+    parent_dp.stop().await;
+    child_dp.stop().await;
+}
+
 #[actix_web::test]
 async fn a_rejected_approval_ends_the_run_with_the_reviewers_comment_and_nothing_risky_runs() {
     let cp = Cp::start().await;
