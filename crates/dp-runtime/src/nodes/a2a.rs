@@ -6,7 +6,9 @@
 //! child run's inputs. The message id is the run's id and the node's, so
 //! a retried or resumed node finds the same child run rather than starting another. The output carries the
 //! hand-over's fields (`task_id`, `from`, `to`, `payload_ref`, `status`) and the child run's `outputs`.
-//! A child that waits for a human (an approval) keeps the node waiting, within the node's `timeout`.
+//! A child that waits for a human (an approval) keeps the node waiting, within the node's `timeout`. Without a
+//! control plane and an A2A credential (`run-local`, or `serve` without `--a2a-token`) the node fails when it
+//! is reached; a workflow whose `a2a` node a condition skips runs without them.
 
 use std::sync::Arc;
 
@@ -66,9 +68,6 @@ impl Node for A2aNode {
     type Config = A2aConfig;
 
     fn check(&self, config: &A2aConfig) -> Result<(), String> {
-        if self.client.is_none() {
-            return Err("a2a nodes need a control plane and an A2A credential (--a2a-token)".to_owned());
-        }
         if let Some(pointer) = &config.send
             && !pointer.is_empty()
             && !pointer.starts_with('/')
@@ -87,10 +86,11 @@ impl Node for A2aNode {
         input: Value,
         ctx: &NodeContext,
     ) -> Result<NodeOutcome, NodeError> {
-        let client = self
-            .client
-            .as_ref()
-            .ok_or_else(|| NodeError::fatal("no A2A credential is configured"))?;
+        let client = self.client.as_ref().ok_or_else(|| {
+            NodeError::fatal(
+                "a2a nodes need a control plane and an A2A credential (--a2a-token, DP_A2A_TOKEN)",
+            )
+        })?;
         let deployment = match resolve(&config.deployment, &input).map_err(NodeError::fatal)? {
             Value::String(id) => id,
             other => {

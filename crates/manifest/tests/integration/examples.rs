@@ -10,7 +10,7 @@ fn the_billing_normalizer_reads_as_written() {
     let manifest = manifest::parse(&example("billing-normalizer.yaml"), Format::Yaml, KINDS).unwrap();
     assert_eq!(manifest.id, "com.aicloud.finops.billing-normalizer");
     assert_eq!(manifest.version, semver::Version::new(1, 0, 0));
-    assert_eq!(manifest.workflow.nodes.len(), 5);
+    assert_eq!(manifest.workflow.nodes.len(), 6);
     let normalize = &manifest.workflow.nodes[1];
     assert_eq!(normalize.id, "normalize");
     assert_eq!(normalize.retry.as_ref().unwrap().max_attempts, 3);
@@ -73,7 +73,7 @@ fn node_kinds_are_the_callers() {
     let error = manifest::parse(&source, Format::Yaml, &without_llm).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "68:7: workflow.nodes[2].kind: unknown node kind \"llm\""
+        "76:7: workflow.nodes[2].kind: unknown node kind \"llm\""
     );
 
     let plugin = String::from_utf8(source)
