@@ -160,6 +160,7 @@ async fn a_json_answer_is_an_object_or_fails_the_node_with_the_reason() {
     });
     match run_node(config, json!({"service": "AmazonEC2"})).await {
         RunOutcome::Succeeded { outputs, usage } => {
+            println!("the local model answered JSON: {outputs}");
             assert!(outputs.is_object(), "{outputs}");
             assert!(outputs.get("service").is_some(), "{outputs}");
             assert!(
@@ -168,6 +169,7 @@ async fn a_json_answer_is_an_object_or_fails_the_node_with_the_reason() {
             );
         }
         RunOutcome::Failed { node, reason, .. } => {
+            println!("the local model's JSON was refused: {reason}");
             assert_eq!(node.as_deref(), Some("classify"));
             assert!(reason.starts_with("the model's"), "{reason}");
         }
