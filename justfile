@@ -22,7 +22,7 @@ lint:
 deploy-checks:
     scripts/deploy-checks.sh
 
-# Fetch the local embedding model (all-MiniLM-L6-v2) into ./data/models/; nothing downloads at run time
+# Fetch the local models (all-MiniLM-L6-v2 embeddings, the SmolLM2-135M-Instruct chat model) into ./data/models/; nothing downloads at run time
 models:
     scripts/models.sh
 

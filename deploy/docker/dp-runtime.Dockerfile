@@ -11,7 +11,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked -p dp-runtime \
     && install -D target/release/dp-runtime /out/dp-runtime
 
-# The local embedding model the memory nodes use, fetched as `just models` fetches it (nothing at run time).
+# The local models (the memory nodes' embedder, the llm nodes' local LLM), fetched as `just models` fetches
+# them (nothing at run time).
 FROM python:3.11-slim-bookworm AS model
 WORKDIR /src
 COPY scripts/models.sh scripts/models.sh
@@ -26,9 +27,11 @@ RUN apt-get update \
     && install -d -o app -g app /var/lib/dp-runtime
 COPY --from=build /out/dp-runtime /usr/local/bin/dp-runtime
 COPY --from=model /src/data/models/all-MiniLM-L6-v2 /opt/dp-runtime/models/all-MiniLM-L6-v2
+COPY --from=model /src/data/models/SmolLM2-135M-Instruct /opt/dp-runtime/models/SmolLM2-135M-Instruct
 ENV DP_LISTEN=0.0.0.0:9464 \
     DP_DATA_DIR=/var/lib/dp-runtime \
-    DP_MODEL_DIR=/opt/dp-runtime/models/all-MiniLM-L6-v2
+    DP_MODEL_DIR=/opt/dp-runtime/models/all-MiniLM-L6-v2 \
+    DP_LLM_MODEL_DIR=/opt/dp-runtime/models/SmolLM2-135M-Instruct
 USER 65532:65532
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/dp-runtime"]

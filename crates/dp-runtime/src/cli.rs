@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::ControlPlane;
 use crate::client::a2a::A2aClient;
 use crate::llm::LlmProvider;
+use crate::llm::local::LocalLlm;
 use crate::llm::openai::{OpenAi, OpenAiSettings};
 use crate::memory_service::{Backend, EmbedderSettings, MemoryService, MemorySettings};
 use crate::nodes::{Services, builtin_registry};
@@ -108,7 +109,8 @@ pub struct RuntimeArgs {
     /// Environment variables whose values are secrets, comma separated: they never leave the process.
     #[arg(long, env = "DP_REDACT_ENV", value_delimiter = ',')]
     pub redact_env: Vec<String>,
-    /// An OpenAI-compatible API for `llm` nodes (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
+    /// An OpenAI-compatible API for `llm` nodes (`https://api.openai.com/v1`, `http://localhost:11434/v1`);
+    /// without one they run on the local model.
     #[arg(long, env = "DP_LLM_BASE_URL")]
     pub llm_base_url: Option<String>,
     /// The key for `--llm-base-url`.
@@ -117,6 +119,10 @@ pub struct RuntimeArgs {
     /// The model every `llm` node uses instead of the one its manifest names.
     #[arg(long, env = "DP_LLM_MODEL")]
     pub llm_model: Option<String>,
+    /// The local LLM's folder, used when no `--llm-base-url` is given (default:
+    /// `<data-dir>/models/SmolLM2-135M-Instruct`, which `just models` fills).
+    #[arg(long, env = "DP_LLM_MODEL_DIR")]
+    pub llm_model_dir: Option<PathBuf>,
     #[command(flatten)]
     pub memory: MemoryArgs,
 }
@@ -213,6 +219,19 @@ impl RuntimeArgs {
                 api_key: self.llm_api_key.clone(),
             });
             llm.insert("openai".to_owned(), Arc::new(provider));
+        } else {
+            let dir = self
+                .llm_model_dir
+                .clone()
+                .unwrap_or_else(|| LocalLlm::dir_in(&self.memory.data_dir));
+            let provider = LocalLlm::new(dir);
+            if !provider.model_path().is_file() {
+                tracing::warn!(
+                    path = %provider.model_path().display(),
+                    "no --llm-base-url and no local model: `llm` nodes will fail until `just models` fetches it"
+                );
+            }
+            llm.insert("local".to_owned(), Arc::new(provider));
         }
         Ok(Services {
             tools: Arc::new(tools),
@@ -415,6 +434,25 @@ mod tests {
     }
 
     #[test]
+    fn llm_nodes_run_on_the_local_model_unless_a_base_url_is_given() {
+        let local = run_local(&["--data-dir", "/var/lib/dp-runtime"]).runtime;
+        assert_eq!(
+            local.services().unwrap().llm.keys().collect::<Vec<_>>(),
+            ["local"]
+        );
+        assert_eq!(local.llm_model_dir, None);
+        let remote = run_local(&["--llm-base-url", "http://127.0.0.1:11434/v1"]).runtime;
+        assert_eq!(
+            remote.services().unwrap().llm.keys().collect::<Vec<_>>(),
+            ["openai"]
+        );
+        assert_eq!(
+            LocalLlm::dir_in(std::path::Path::new("/var/lib/dp-runtime")),
+            PathBuf::from("/var/lib/dp-runtime/models/SmolLM2-135M-Instruct")
+        );
+    }
+
+    #[test]
     fn qdrant_needs_a_url_and_an_embeddings_url_picks_the_remote_embedder() {
         let error = run_local(&["--memory-backend", "qdrant"])
             .runtime
@@ -453,7 +491,7 @@ mod tests {
             EmbedderSettings::Local { .. }
         ));
         let services = empty.runtime.services().unwrap();
-        assert!(services.llm.is_empty());
+        assert_eq!(services.llm.keys().collect::<Vec<_>>(), ["local"]);
         assert_eq!(services.llm_model, None);
     }
 }

@@ -1,8 +1,11 @@
 //! LLM providers for the `llm` node: an [`LlmProvider`] answers one chat completion.
 //!
 //! `openai` speaks the OpenAI chat-completions API to any compatible server (OpenAI, vLLM, Ollama,
-//! llama.cpp). The in-process `local` provider (candle, a small GGUF model) is not built yet.
+//! llama.cpp). `local` runs a small GGUF chat model (SmolLM2-135M-Instruct, which `just models` fetches)
+//! in-process with candle, so a data plane answers `llm` nodes with no server and no key. `serve` and
+//! `run-local` offer `openai` when `--llm-base-url` is set and `local` otherwise.
 
+pub mod local;
 pub mod openai;
 
 use std::future::Future;

@@ -1,7 +1,8 @@
 //! `llm`: one chat completion through an [`LlmProvider`].
 //!
 //! Config: `model`, `prompt` (with `${pointer}` filled from the node's input, see
-//! [`crate::executor::expr`]), optional `system`, `provider` (default `openai`), `temperature`,
+//! [`crate::executor::expr`]), optional `system`, `provider` (`openai` or `local`; default `openai` when the
+//! data plane has it, else `local`, so one manifest runs on a remote API or the local model), `temperature`,
 //! `max_tokens`, and `response_format`: `text` (the default; the output is `{"text", "model"}`) or `json`
 //! (the answer must be a JSON object holding every key in `required`; it is the output). Token usage is
 //! recorded for billing. A garbled JSON answer fails the attempt as retryable, so the node's `retry` applies.
@@ -53,6 +54,16 @@ impl LlmNode {
         self
     }
 
+    /// The provider a node uses: the one it names, else `openai` when configured, else `local`.
+    #[must_use]
+    pub fn provider_name<'a>(&self, config: &'a LlmConfig) -> &'a str {
+        match config.provider.as_deref() {
+            Some(name) => name,
+            None if self.providers.contains_key("openai") => "openai",
+            None => "local",
+        }
+    }
+
     /// Every node uses `model` instead of its manifest's, when set (the operator's `DP_LLM_MODEL`).
     #[must_use]
     pub fn with_model(mut self, model: Option<String>) -> Self {
@@ -72,8 +83,8 @@ pub enum ResponseFormat {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
-    #[serde(default = "openai")]
-    pub provider: String,
+    /// The provider by name; none: [`LlmNode::provider_name`] picks.
+    pub provider: Option<String>,
     pub model: String,
     pub prompt: String,
     pub system: Option<String>,
@@ -103,10 +114,6 @@ pub struct MemoryContextConfig {
 
 fn default_budget() -> usize {
     2_000
-}
-
-fn openai() -> String {
-    "openai".to_owned()
 }
 
 /// A JSON answer, read and checked.
@@ -179,10 +186,11 @@ impl Node for LlmNode {
     type Config = LlmConfig;
 
     fn check(&self, config: &LlmConfig) -> Result<(), String> {
-        if !self.providers.contains_key(&config.provider) {
+        let provider = self.provider_name(config);
+        if !self.providers.contains_key(provider) {
             return Err(format!(
-                "no LLM provider `{}` is configured on this data plane (for `openai`, set --llm-base-url)",
-                config.provider
+                "no LLM provider `{provider}` is configured on this data plane (`openai` needs --llm-base-url; \
+                 `local` runs when it is not set)"
             ));
         }
         for text in std::iter::once(&config.prompt).chain(config.system.as_ref()) {
@@ -207,10 +215,11 @@ impl Node for LlmNode {
         input: Value,
         ctx: &NodeContext,
     ) -> Result<NodeOutcome, NodeError> {
+        let name = self.provider_name(config);
         let provider = self
             .providers
-            .get(&config.provider)
-            .ok_or_else(|| NodeError::fatal(format!("no LLM provider `{}`", config.provider)))?;
+            .get(name)
+            .ok_or_else(|| NodeError::fatal(format!("no LLM provider `{name}`")))?;
         let mut prompt =
             fill(&config.prompt, &input).map_err(|error| NodeError::fatal(format!("prompt: {error}")))?;
         if let Some(memory) = &config.memory {

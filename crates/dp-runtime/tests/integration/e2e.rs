@@ -423,12 +423,13 @@ async fn a_run_cancelled_through_the_api_stops_on_the_data_plane() {
 }
 
 /// `dp-runtime run-local` of a FinOps example on the sample data, with its reports and memory in `data` and
-/// its `llm` steps answered by `llm`: the exit status, the outputs and the progress.
+/// its `llm` steps answered by the OpenAI-compatible server at `llm` (none: the local model): the exit status,
+/// the outputs and the progress.
 async fn run_local_example(
     example: &str,
     input: Value,
     data: &std::path::Path,
-    llm: &str,
+    llm: Option<&str>,
     extra: &[&str],
 ) -> (Option<i32>, Value, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dp-runtime"));
@@ -450,7 +451,10 @@ async fn run_local_example(
         .arg(data)
         .arg("--model-dir")
         .arg(crate::memory::model_dir())
-        .args(["--llm-base-url", llm])
+        .arg("--llm-model-dir")
+        .arg(crate::local_llm::model_dir())
+        .args(llm.map(|llm| ["--llm-base-url", llm]).into_iter().flatten())
+        .env_remove("DP_LLM_BASE_URL")
         .args(extra);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
@@ -462,7 +466,11 @@ async fn run_local_example(
 }
 
 /// The billing normalizer example for November 2025; `org` picks whose memory (default: the local org).
-async fn run_local_normalizer(data: &std::path::Path, llm: &str, org: Option<&str>) -> (Value, String) {
+async fn run_local_normalizer(
+    data: &std::path::Path,
+    llm: Option<&str>,
+    org: Option<&str>,
+) -> (Value, String) {
     let extra: Vec<&str> = org.map(|org| vec!["--org", org]).unwrap_or_default();
     let input = json!({"billing_source": "data", "period": "2025-11"});
     let (status, outputs, stderr) =
@@ -482,7 +490,7 @@ async fn run_local_of_the_billing_normalizer_example_remembers_the_month_and_the
     let (llm, server) = serve(Arc::clone(&script));
     let data = tempfile::tempdir().unwrap();
 
-    let (first, stderr) = run_local_normalizer(data.path(), &llm, None).await;
+    let (first, stderr) = run_local_normalizer(data.path(), Some(&llm), None).await;
     assert_eq!(first["records"], 15000);
     assert_eq!(first["total_cost"], "65229.0695");
     assert_eq!(first["by_service"]["AmazonEC2"], "27199.894");
@@ -504,7 +512,7 @@ async fn run_local_of_the_billing_normalizer_example_remembers_the_month_and_the
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
     }
 
-    let (second, _) = run_local_normalizer(data.path(), &llm, None).await;
+    let (second, _) = run_local_normalizer(data.path(), Some(&llm), None).await;
     assert_eq!(
         second["recalled"], 1,
         "the next run did not recall the month: {second:#}"
@@ -524,12 +532,23 @@ async fn run_local_of_the_billing_normalizer_example_remembers_the_month_and_the
     );
 
     let other_org = protocol::OrgId::new().to_string();
-    let (elsewhere, _) = run_local_normalizer(data.path(), &llm, Some(&other_org)).await;
+    let (elsewhere, _) = run_local_normalizer(data.path(), Some(&llm), Some(&other_org)).await;
     assert_eq!(
         elsewhere["recalled"], 0,
         "another org recalled the local org's month"
     );
     server.stop(false).await;
+}
+
+#[actix_web::test]
+async fn run_local_of_the_billing_normalizer_example_with_no_llm_server_summarizes_on_the_local_model() {
+    let data = tempfile::tempdir().unwrap();
+    let (outputs, stderr) = run_local_normalizer(data.path(), None, None).await;
+    assert_eq!(outputs["records"], 15000);
+    let summary = outputs["summary"].as_str().unwrap();
+    assert!(!summary.trim().is_empty(), "{outputs:#}");
+    assert!(stderr.contains("✓ summarize"), "{stderr}");
+    assert!(stderr.contains("run succeeded"), "{stderr}");
 }
 
 #[actix_web::test]
@@ -546,11 +565,17 @@ async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates
     ]);
     let (llm, server) = serve(Arc::clone(&script));
     let data = tempfile::tempdir().unwrap();
-    run_local_normalizer(data.path(), &llm, None).await;
+    run_local_normalizer(data.path(), Some(&llm), None).await;
     let input = json!({"payload_ref": "report://normalized-2025-11", "period": "2025-11"});
 
-    let (status, waiting, stderr) =
-        run_local_example("anomaly-detector.yaml", input.clone(), data.path(), &llm, &[]).await;
+    let (status, waiting, stderr) = run_local_example(
+        "anomaly-detector.yaml",
+        input.clone(),
+        data.path(),
+        Some(&llm),
+        &[],
+    )
+    .await;
     assert_eq!(status, Some(2), "{stderr}");
     assert_eq!(waiting["node"], "remediate");
     assert_eq!(waiting["action"]["input"]["actions"][0]["resource"], "i-0gpu");
@@ -561,7 +586,7 @@ async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates
         "anomaly-detector.yaml",
         input.clone(),
         data.path(),
-        &llm,
+        Some(&llm),
         &approve,
     )
     .await;

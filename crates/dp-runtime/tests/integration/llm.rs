@@ -223,12 +223,20 @@ async fn rate_limits_that_do_not_end_fail_as_retryable() {
 
 #[test]
 fn a_workflow_with_an_llm_node_needs_a_provider() {
+    let registry = builtin_registry(&Services::default());
     let workflow = json!({"nodes": [{"id": "recommend", "kind": "llm", "config": recommend_config()}]});
-    let error = Plan::from_json(&workflow, &builtin_registry(&Services::default())).unwrap_err();
     assert_eq!(
-        error.to_string(),
-        "workflow.nodes[0].config: no LLM provider `openai` is configured on this data plane (for `openai`, set \
-         --llm-base-url)"
+        Plan::from_json(&workflow, &registry).unwrap_err().to_string(),
+        "workflow.nodes[0].config: no LLM provider `local` is configured on this data plane (`openai` needs \
+         --llm-base-url; `local` runs when it is not set)"
+    );
+    let mut config = recommend_config();
+    config["provider"] = json!("openai");
+    let workflow = json!({"nodes": [{"id": "recommend", "kind": "llm", "config": config}]});
+    assert_eq!(
+        Plan::from_json(&workflow, &registry).unwrap_err().to_string(),
+        "workflow.nodes[0].config: no LLM provider `openai` is configured on this data plane (`openai` needs \
+         --llm-base-url; `local` runs when it is not set)"
     );
 }
 

@@ -3,5 +3,6 @@
 mod cp;
 mod e2e;
 mod llm;
+mod local_llm;
 mod memory;
 mod validate;
