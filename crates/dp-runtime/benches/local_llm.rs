@@ -58,5 +58,22 @@ fn main() -> anyhow::Result<()> {
         writing.as_secs_f64(),
         written.saturating_sub(1) as f64 / writing.as_secs_f64()
     );
+    let figures = serde_json::json!([
+        {"name": "dp-runtime/local_llm_load", "value": load.as_secs_f64(), "unit": "s", "target": "", "pass": null,
+         "baseline": "SmolLM2-135M-Instruct, Q4_1 read as Q8_0"},
+        {"name": "dp-runtime/local_llm_write_rate", "value": written.saturating_sub(1) as f64 / writing.as_secs_f64(),
+         "unit": "tokens/s", "target": "", "pass": null,
+         "baseline": format!("prompt read at {:.0} tokens/s", prompt_tokens as f64 / prompt_time.as_secs_f64())},
+    ]);
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench");
+    let saved = std::fs::create_dir_all(&out).and_then(|()| {
+        std::fs::write(
+            out.join("dp-local-llm.json"),
+            serde_json::to_string_pretty(&figures).unwrap_or_default(),
+        )
+    });
+    if let Err(error) = saved {
+        eprintln!("cannot write the figures: {error}");
+    }
     Ok(())
 }
