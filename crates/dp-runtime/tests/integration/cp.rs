@@ -1,5 +1,6 @@
-//! A real control plane for the data plane to talk to: the `cp-api` app over a fresh SQLite file, served
-//! over HTTP on 127.0.0.1, set up through its HTTP API (sign-up, publish, install, start a run).
+//! A real control plane for the data plane to talk to: the `cp-api` app over a fresh SQLite file, or a fresh
+//! database on the PostgreSQL server `TEST_DATABASE_URL` names, served over HTTP on 127.0.0.1, set up
+//! through its HTTP API (sign-up, publish, install, start a run).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,18 +26,60 @@ pub const NORMALIZER_HANDING_OFF: &str = include_str!("../fixtures/billing-norma
 pub const DETECTOR: &str = include_str!("../fixtures/anomaly-detector.yaml");
 const PASSWORD: &str = "correct horse battery";
 
+/// The database a control plane runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// The control plane, served on a fixed local port so it can be stopped and started again.
 pub struct Cp {
     pub state: AppState,
     pub address: SocketAddr,
     server: Option<actix_web::dev::ServerHandle>,
     folder: PathBuf,
+    /// The PostgreSQL server and the database made for this control plane, dropped with it.
+    postgres: Option<(String, String)>,
     http: reqwest::Client,
 }
 
 impl Drop for Cp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);
+        if let Some((server, name)) = self.postgres.take() {
+            // Inside the test's runtime, which cannot be blocked on: a thread of its own.
+            let _ = std::thread::spawn(move || {
+                use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    if let Ok(mut admin) = AsyncPgConnection::establish(&server).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = diesel::sql_query(sql).execute(&mut admin).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// `url` naming the database `name` instead.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let scheme_end = base.find("://").map_or(0, |at| at + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
     }
 }
 
@@ -56,8 +99,34 @@ pub struct Installed {
 
 impl Cp {
     pub async fn start() -> Self {
-        let folder = std::env::temp_dir().join(format!("dp-e2e-{}", uuid::Uuid::now_v7().simple()));
-        let database = Database::Sqlite(folder.join("cp.sqlite"));
+        Self::start_on(Backend::Sqlite).await
+    }
+
+    /// A control plane on `backend`; PostgreSQL's is a new database on the server `TEST_DATABASE_URL` names.
+    pub async fn start_on(backend: Backend) -> Self {
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        let folder = std::env::temp_dir().join(format!("dp-e2e-{unique}"));
+        let (database, postgres) = match backend {
+            Backend::Sqlite => (Database::Sqlite(folder.join("cp.sqlite")), None),
+            Backend::Postgres => {
+                use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+                let server = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+                    panic!(
+                        "TEST_DATABASE_URL is not set: run `just test`, which starts a throwaway PostgreSQL"
+                    )
+                });
+                let name = format!("dp_e2e_{unique}");
+                let mut admin = AsyncPgConnection::establish(&server).await.unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                (
+                    Database::Postgres(with_database(&server, &name)),
+                    Some((server, name)),
+                )
+            }
+        };
         migrations::run(&database, Direction::Up).await.unwrap();
         let pool = db::Pool::open(&database, 4).await.unwrap();
         let state = AppState::load(pool).await.unwrap();
@@ -66,6 +135,7 @@ impl Cp {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             server: None,
             folder,
+            postgres,
             http: reqwest::Client::new(),
         };
         cp.serve();

@@ -11,7 +11,7 @@ use dp_runtime::tools::{Tool, ToolFuture, ToolRegistry};
 use manifest::Risk;
 use serde_json::{Value, json};
 
-use crate::cp::{Cp, DETECTOR, Dp, DpSetup, NORMALIZER, NORMALIZER_HANDING_OFF};
+use crate::cp::{Backend, Cp, DETECTOR, Dp, DpSetup, NORMALIZER, NORMALIZER_HANDING_OFF};
 use crate::llm::{Script, completion, serve};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -22,7 +22,20 @@ fn normalizer_inputs() -> Value {
 
 #[actix_web::test]
 async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_checkpoints() {
-    let cp = Cp::start().await;
+    a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_checkpoints_on(Backend::Sqlite)
+        .await;
+}
+
+#[actix_web::test]
+async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_checkpoints_on_postgres() {
+    a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_checkpoints_on(Backend::Postgres)
+        .await;
+}
+
+async fn a_billing_normalizer_run_goes_from_queued_to_succeeded_with_events_and_checkpoints_on(
+    backend: Backend,
+) {
+    let cp = Cp::start_on(backend).await;
     let at = cp.install(NORMALIZER, &["billing:read", "reports:write"]).await;
     let run = cp.start_run(&at, normalizer_inputs()).await;
     assert_eq!(cp.run(&at, &run).await["state"], "queued");
@@ -709,7 +722,20 @@ constraints: [requires-human-approval-for-remediation]
 
 #[actix_web::test]
 async fn a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_once_approved() {
-    let cp = Cp::start().await;
+    a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_once_approved_on(Backend::Sqlite)
+        .await;
+}
+
+#[actix_web::test]
+async fn a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_once_approved_on_postgres() {
+    a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_once_approved_on(Backend::Postgres)
+        .await;
+}
+
+async fn a_risky_tool_suspends_for_approval_and_another_data_plane_resumes_it_once_approved_on(
+    backend: Backend,
+) {
+    let cp = Cp::start_on(backend).await;
     let at = cp.install(REMEDIATING, &["cloud.compute:write"]).await;
     let run = cp.start_run(&at, json!({})).await;
     let careful = Dp::start(DpSetup::new(&cp, &at.credential, "dp-careful"));
@@ -783,7 +809,16 @@ workflow:
 
 #[actix_web::test]
 async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on() {
-    let cp = Cp::start().await;
+    a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on_on(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on_on_postgres() {
+    a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on_on(Backend::Postgres).await;
+}
+
+async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on_on(backend: Backend) {
+    let cp = Cp::start_on(backend).await;
     let market = cp.market().await;
     let parent = cp.publish(&market, DELEGATING).await;
     let child = cp.publish(&market, REMEDIATING).await;
@@ -820,7 +855,7 @@ async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on()
     }
     let id = approval["id"]
         .as_str()
-        .expect("the child asked for approval")
+        .unwrap_or_else(|| panic!("the child asked for no approval"))
         .to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(
@@ -840,7 +875,7 @@ async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on()
     let handoff = events
         .iter()
         .find(|event| event["type"] == "finished" && event["node"] == "delegate")
-        .expect("the delegate node finished");
+        .unwrap_or_else(|| panic!("the delegate node did not finish: {events:#?}"));
     assert_eq!(handoff["status"], "succeeded", "{done:#}");
     let child_run = approval["run_id"].as_str().unwrap();
     assert_eq!(cp.run(&remediating, child_run).await["state"], "remediated");
@@ -850,7 +885,20 @@ async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on()
 
 #[actix_web::test]
 async fn a_rejected_approval_ends_the_run_with_the_reviewers_comment_and_nothing_risky_runs() {
-    let cp = Cp::start().await;
+    a_rejected_approval_ends_the_run_with_the_reviewers_comment_and_nothing_risky_runs_on(Backend::Sqlite)
+        .await;
+}
+
+#[actix_web::test]
+async fn a_rejected_approval_ends_the_run_with_the_reviewers_comment_and_nothing_risky_runs_on_postgres() {
+    a_rejected_approval_ends_the_run_with_the_reviewers_comment_and_nothing_risky_runs_on(Backend::Postgres)
+        .await;
+}
+
+async fn a_rejected_approval_ends_the_run_with_the_reviewers_comment_and_nothing_risky_runs_on(
+    backend: Backend,
+) {
+    let cp = Cp::start_on(backend).await;
     let at = cp.install(REMEDIATING, &["cloud.compute:write"]).await;
     let run = cp.start_run(&at, json!({})).await;
     let dp = Dp::start(DpSetup::new(&cp, &at.credential, "dp-careful"));
