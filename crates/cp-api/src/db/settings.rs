@@ -40,3 +40,19 @@ pub async fn get(conn: &mut Conn<'_>, name: &str) -> QueryResult<Option<Vec<u8>>
         .await
         .optional())
 }
+
+/// Stores `value` as the value named `name`, replacing any.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn set(conn: &mut Conn<'_>, name: &str, value: &[u8]) -> QueryResult<()> {
+    on_backend!(conn, |c| diesel::insert_into(settings::table)
+        .values((settings::name.eq(name), settings::value.eq(value)))
+        .on_conflict(settings::name)
+        .do_update()
+        .set(settings::value.eq(value))
+        .execute(c)
+        .await
+        .map(drop))
+}

@@ -14,6 +14,7 @@ pub mod me;
 pub mod members;
 pub mod openapi;
 pub mod org_settings;
+pub mod platform_settings;
 pub mod rate_limit;
 pub mod runs;
 pub mod webhooks;
@@ -128,6 +129,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(api_keys::configure)
             .configure(members::configure)
             .configure(org_settings::configure)
+            .configure(platform_settings::configure)
             .configure(billing::configure)
             .configure(agents::configure)
             .configure(deployments::configure)

@@ -20,7 +20,7 @@ use utoipa_scalar::Scalar;
 
 use super::{
     a2a, agents, api_keys, approvals, audit, auth, billing, data_plane, deployments, health, me, members,
-    org_settings, runs, webhooks, ws,
+    org_settings, platform_settings, runs, webhooks, ws,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -85,6 +85,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         approvals::approve,
         approvals::reject,
         health::metrics,
+        platform_settings::get,
+        platform_settings::update,
         webhooks::create,
         webhooks::list,
         webhooks::get,

@@ -198,4 +198,32 @@ on_both_backends! {
         };
         assert!(unbalanced.is_empty(), "{unbalanced:?}");
     }
+
+    async fn the_platform_admin_sets_the_developers_share_of_charges_to_come(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let shown = app.get_as("/api/v1/platform/settings", &market.admin).await;
+        assert_eq!(shown.body["developer_share_bps"], 8000, "{:?}", shown.body);
+        assert_eq!(app.get_as("/api/v1/platform/settings", &at.operator.token).await.status, StatusCode::FORBIDDEN);
+        let refused = app.patch("/api/v1/platform/settings", json!({"developer_share_bps": 10_001}), Some(&market.admin)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+        let not_theirs = app.patch("/api/v1/platform/settings", json!({"developer_share_bps": 9000}), Some(&at.operator.token)).await;
+        assert_eq!(not_theirs.status, StatusCode::FORBIDDEN);
+        let changed = app.patch("/api/v1/platform/settings", json!({"developer_share_bps": 7000}), Some(&market.admin)).await;
+        assert_eq!(changed.body["developer_share_bps"], 7000, "{:?}", changed.body);
+
+        // The seeds' $16.50 run, now split 70/30.
+        let run = start(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let completion = json!({"outputs": {}, "usage": {"cpu_ms": 7_200_000, "units": {"record": 15000}}});
+        assert_eq!(dp(&app, &at.credential, &format!("tasks/{task}/complete"), Some(completion)).await.status, StatusCode::OK);
+        let cost = app.get_as(&format!("/api/v1/runs/{run}"), &at.operator.token).await.body["cost"].clone();
+        assert_eq!(
+            (cost["total"].as_str(), cost["developer"].as_str(), cost["platform"].as_str(), cost["developer_share"].as_i64()),
+            (Some("16.50"), Some("11.55"), Some("4.95"), Some(7000)),
+            "{cost}"
+        );
+    }
 }

@@ -73,6 +73,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/orgs/{org}/approvals/{approval}/approve"),
     ("POST", "/api/v1/orgs/{org}/approvals/{approval}/reject"),
     ("GET", "/metrics"),
+    ("GET", "/api/v1/platform/settings"),
+    ("PATCH", "/api/v1/platform/settings"),
     ("POST", "/api/v1/orgs/{org}/webhooks"),
     ("GET", "/api/v1/orgs/{org}/webhooks"),
     ("GET", "/api/v1/orgs/{org}/webhooks/{webhook}"),
