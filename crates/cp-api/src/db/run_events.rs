@@ -47,6 +47,21 @@ pub async fn of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Vec<StoredEvent
         .await)
 }
 
+/// A run's `finished` events (one per node attempt), in order.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn finished_of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Vec<StoredEvent>> {
+    on_backend!(conn, |c| run_events::table
+        .filter(run_events::run_id.eq(run))
+        .filter(run_events::kind.eq("finished"))
+        .order((run_events::attempt.asc(), run_events::seq.asc()))
+        .select(StoredEvent::as_select())
+        .load(c)
+        .await)
+}
+
 /// A run's events after (attempt, seq), in order, at most `limit`.
 ///
 /// # Errors

@@ -95,6 +95,19 @@ pub async fn of_org(conn: &mut Conn<'_>, org: Id) -> QueryResult<Vec<Webhook>> {
         .await)
 }
 
+/// The webhooks with these ids.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn find_all(conn: &mut Conn<'_>, ids: &[Id]) -> QueryResult<Vec<Webhook>> {
+    on_backend!(conn, |c| webhooks::table
+        .filter(webhooks::id.eq_any(ids))
+        .select(Webhook::as_select())
+        .load(c)
+        .await)
+}
+
 /// The active webhooks of these orgs.
 ///
 /// # Errors

@@ -571,10 +571,7 @@ const STOPPED_AT_MAX_CHARGE: &str = "stopped: its charge reached its max_charge"
 /// Whether what the run's finished steps counted so far prices above `max`.
 async fn past_max_charge(tx: &mut Conn<'_>, run: &db::runs::Run, max: i64) -> Result<bool, Error> {
     let mut used = protocol::Usage::default();
-    for event in db::run_events::of_run(tx, run.id).await? {
-        if event.kind != "finished" {
-            continue;
-        }
+    for event in db::run_events::finished_of_run(tx, run.id).await? {
         let Ok(RunEvent {
             kind: EventKind::Finished { counters, .. },
             ..

@@ -309,7 +309,7 @@ pub async fn get(conn: &mut Conn<'_>, id: Id) -> Result<RunView, Error> {
     let run = db::runs::find(conn, id).await?;
     let mut view = RunView::of(&run)?;
     let mut timeline = Vec::new();
-    for stored in db::run_events::of_run(conn, id).await? {
+    for stored in db::run_events::finished_of_run(conn, id).await? {
         let Ok(event) = serde_json::from_str::<RunEvent>(&stored.body) else {
             continue;
         };

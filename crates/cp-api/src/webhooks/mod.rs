@@ -188,14 +188,12 @@ impl Sender {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut hooks = HashMap::new();
-        for delivery in &due {
-            if !hooks.contains_key(&delivery.webhook_id)
-                && let Ok(hook) = db::webhooks::find(&mut pooled.conn(), delivery.webhook_id).await
-            {
-                hooks.insert(hook.id, hook);
-            }
-        }
+        let ids: Vec<Id> = due.iter().map(|delivery| delivery.webhook_id).collect();
+        let hooks: HashMap<Id, Webhook> = db::webhooks::find_all(&mut pooled.conn(), &ids)
+            .await?
+            .into_iter()
+            .map(|hook| (hook.id, hook))
+            .collect();
         drop(pooled);
         let attempts = due
             .iter()
