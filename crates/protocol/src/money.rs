@@ -49,6 +49,26 @@ impl Money {
     pub const fn is_negative(self) -> bool {
         self.0 < 0
     }
+
+    /// The amount rounded to whole cents, halves away from zero (for showing; charges keep micros).
+    #[must_use]
+    pub const fn rounded_to_cents(self) -> Self {
+        const CENT: i64 = MICROS_PER_DOLLAR / 100;
+        let cents = self.0 / CENT;
+        let rest = self.0 % CENT;
+        let rounded = if rest >= CENT / 2 {
+            cents.saturating_add(1)
+        } else if rest <= -CENT / 2 {
+            cents.saturating_sub(1)
+        } else {
+            cents
+        };
+        // Near the ends of the range, rounding out would overflow: keep the whole cents.
+        match rounded.checked_mul(CENT) {
+            Some(micros) => Self(micros),
+            None => Self(cents * CENT),
+        }
+    }
 }
 
 impl FromStr for Money {
@@ -116,6 +136,20 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn rounding_to_cents_takes_halves_away_from_zero() {
+        let cents = |text: &str| text.parse::<Money>().unwrap().rounded_to_cents().to_string();
+        assert_eq!(cents("6748.584"), "6748.58");
+        assert_eq!(cents("705.217586"), "705.22");
+        assert_eq!(cents("0.005"), "0.01");
+        assert_eq!(cents("-0.005"), "-0.01");
+        assert_eq!(cents("-0.004999"), "0.00");
+        assert_eq!(
+            Money::from_micros(i64::MAX).rounded_to_cents().micros() % 10_000,
+            0
+        );
+    }
 
     #[test]
     fn parses_exact_amounts() {

@@ -1,7 +1,8 @@
 //! The FinOps example's tools, deterministic over the sample data in `examples/finops/data/`:
 //! `billing.fetch` (read and normalize a month of AWS, Google Cloud and Azure exports), `reports.write` and
 //! `reports.read` (a report store in a local folder), `finops.detect_anomalies` (days far above a service's
-//! baseline) and `cloud.remediate` (high risk; reports what it would change, changes nothing real).
+//! baseline), `finops.plan_remediations` (an action per anomaly, by fixed rules) and `cloud.remediate` (high
+//! risk; reports what it would change, changes nothing real).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -34,6 +35,7 @@ pub fn register(registry: &mut ToolRegistry, config: &ToolsConfig) {
         .register(DetectInReport {
             root: config.reports_root.clone(),
         })
+        .register(PlanRemediations)
         .register(Remediate);
 }
 
@@ -533,6 +535,99 @@ impl Tool for DetectInReport {
     }
 }
 
+/// `finops.plan_remediations`: an action for each anomaly (`{anomalies}` as `finops.detect_anomalies`
+/// finds them), by fixed rules rather than a model's judgement, so what a human is asked to approve is
+/// reproducible. Compute spend (`EC2`, `Compute Engine`, `Virtual Machines`) at least `RIGHTSIZE_RATIO`
+/// times its baseline is to be rightsized; anything else is to be investigated. The output is
+/// `{recommendations: [{anomaly, action, resource, saving}], remediations, text}`, where `saving` is the
+/// day's spend above its baseline, `remediations` the recommendations that change something and `text` the
+/// plan as lines of prose (for a prompt or a memory, which read better than JSON).
+#[derive(Debug)]
+struct PlanRemediations;
+
+const COMPUTE: [&str; 3] = ["EC2", "Compute Engine", "Virtual Machines"];
+const RIGHTSIZE_RATIO: f64 = 5.0;
+
+#[derive(Deserialize)]
+struct PlanInput {
+    anomalies: Vec<Anomaly>,
+}
+
+#[derive(Deserialize)]
+struct Anomaly {
+    provider: String,
+    service: String,
+    date: String,
+    cost: Money,
+    baseline: Money,
+    ratio: f64,
+}
+
+fn plan(anomalies: &[Anomaly]) -> (Vec<Value>, Vec<Value>, String) {
+    let mut text = String::new();
+    let recommendations: Vec<Value> = anomalies
+        .iter()
+        .map(|anomaly| {
+            let compute = COMPUTE.iter().any(|name| anomaly.service.contains(name));
+            let action = if compute && anomaly.ratio >= RIGHTSIZE_RATIO {
+                "rightsize"
+            } else {
+                "investigate"
+            };
+            let excess = Money::from_micros(
+                anomaly
+                    .cost
+                    .micros()
+                    .saturating_sub(anomaly.baseline.micros())
+                    .max(0),
+            );
+            let resource = format!("{}/{}", anomaly.provider, anomaly.service);
+            let what = format!(
+                "{resource} spent ${} on {}, {} times its daily baseline of ${}",
+                anomaly.cost.rounded_to_cents(),
+                anomaly.date,
+                anomaly.ratio,
+                anomaly.baseline.rounded_to_cents()
+            );
+            text.push_str(&format!("- {what}: {action}.\n"));
+            json!({
+                "anomaly": what,
+                "action": action,
+                "resource": resource,
+                "saving": excess.rounded_to_cents().to_string(),
+            })
+        })
+        .collect();
+    let remediations = recommendations
+        .iter()
+        .filter(|recommendation| recommendation["action"] != "investigate")
+        .cloned()
+        .collect();
+    (recommendations, remediations, text)
+}
+
+impl Tool for PlanRemediations {
+    fn name(&self) -> &str {
+        "finops.plan_remediations"
+    }
+
+    fn scopes(&self) -> &[&str] {
+        &[]
+    }
+
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
+    fn call<'a>(&'a self, value: Value, _ctx: &'a NodeContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let request: PlanInput = input(self.name(), value)?;
+            let (recommendations, remediations, text) = plan(&request.anomalies);
+            Ok(json!({"recommendations": recommendations, "remediations": remediations, "text": text}))
+        })
+    }
+}
+
 #[derive(Debug)]
 struct Remediate;
 
@@ -587,6 +682,37 @@ mod tests {
         );
         assert_eq!(iso_date("11/04/2025").as_deref(), Some("2025-11-04"));
         assert_eq!(iso_date("2025-11-04 00:00:00 UTC").as_deref(), Some("2025-11-04"));
+    }
+
+    #[test]
+    fn only_large_compute_spikes_are_remediated() {
+        let anomaly = |service: &str, cost: &str, ratio: f64| Anomaly {
+            provider: "aws".into(),
+            service: service.into(),
+            date: "2025-11-14".into(),
+            cost: cost.parse().unwrap(),
+            baseline: "10.00".parse().unwrap(),
+            ratio,
+        };
+        let (recommendations, remediations, text) = plan(&[
+            anomaly("AmazonEC2", "120.00", 12.0),
+            anomaly("AmazonEC2", "40.00", 4.0),
+            anomaly("BigQuery", "80.00", 8.0),
+        ]);
+        let actions: Vec<&str> = recommendations
+            .iter()
+            .map(|r| r["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["rightsize", "investigate", "investigate"]);
+        assert_eq!(remediations.len(), 1);
+        assert_eq!(remediations[0]["resource"], "aws/AmazonEC2");
+        assert_eq!(remediations[0]["saving"], "110.00");
+        assert!(
+            text.starts_with(
+                "- aws/AmazonEC2 spent $120.00 on 2025-11-14, 12 times its daily baseline of $10.00: rightsize.\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

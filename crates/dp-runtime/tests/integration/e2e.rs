@@ -567,14 +567,11 @@ async fn run_local_of_the_billing_normalizer_example_with_no_llm_server_summariz
 #[actix_web::test]
 async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates_and_remembers_the_anomalies()
 {
-    let recommendation = json!({"anomaly": "AmazonEC2 2025-11-14", "action": "terminate", "resource": "i-0gpu", "saving": "4000"});
-    let answer = json!({"recommendations": [recommendation], "remediations": [recommendation]}).to_string();
     let script = Arc::new(Script::default());
     script.answers.lock().unwrap().extend([
         completion("November's spend was led by EC2."),
-        completion(&answer),
-        completion(&answer),
-        completion(&answer),
+        completion("EC2 spiked on the 14th; it will be rightsized."),
+        completion("EC2 spiked on the 14th again; it will be rightsized."),
     ]);
     let (llm, server) = serve(Arc::clone(&script));
     let data = tempfile::tempdir().unwrap();
@@ -591,7 +588,16 @@ async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates
     .await;
     assert_eq!(status, Some(2), "{stderr}");
     assert_eq!(waiting["node"], "remediate");
-    assert_eq!(waiting["action"]["input"]["actions"][0]["resource"], "i-0gpu");
+    assert_eq!(
+        waiting["action"]["input"]["actions"],
+        json!([{
+            "anomaly": "aws/AmazonEC2 spent $6748.58 on 2025-11-14, 9.6 times its daily baseline of $705.22",
+            "action": "rightsize",
+            "resource": "aws/AmazonEC2",
+            "saving": "6043.37",
+        }]),
+        "only the compute spike is remediated, by the plan's fixed rules"
+    );
     assert!(stderr.contains("run again with --approve remediate"), "{stderr}");
 
     let approve = ["--approve", "remediate"];
@@ -605,8 +611,18 @@ async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates
     .await;
     assert_eq!(status, Some(0), "{stderr}");
     assert_eq!(report["anomalies"].as_array().unwrap().len(), 3, "{report:#}");
-    assert_eq!(report["remediated"], json!(["terminate i-0gpu"]));
-    assert_eq!(report["recommendations"][0]["action"], "terminate");
+    assert_eq!(report["remediated"], json!(["rightsize aws/AmazonEC2"]));
+    let actions: Vec<&str> = report["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|recommendation| recommendation["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["rightsize", "investigate", "investigate"]);
+    assert_eq!(
+        report["summary"],
+        "EC2 spiked on the 14th again; it will be rightsized."
+    );
 
     // Each run remembered the month's anomalies; the next run's recommendation is told of them.
     let prompts: Vec<String> = script
@@ -618,7 +634,12 @@ async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates
         .collect();
     assert!(prompts[1].contains("Past anomalies: []"), "{}", prompts[1]);
     assert!(
-        prompts[2].contains("Cost anomalies in 2025-11: [{"),
+        prompts[1].contains("- aws/AmazonEC2 spent $6748.58 on 2025-11-14"),
+        "{}",
+        prompts[1]
+    );
+    assert!(
+        prompts[2].contains(r"Cost anomalies in 2025-11:\n- aws/AmazonEC2 spent"),
         "{}",
         prompts[2]
     );
