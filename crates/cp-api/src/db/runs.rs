@@ -37,6 +37,8 @@ pub struct Run {
     pub finished_at: Option<Time>,
     /// The most the run may be charged, in micro-dollars.
     pub max_charge_micros: Option<i64>,
+    /// The run that started this one over A2A, when its caller named it.
+    pub parent_run_id: Option<Id>,
 }
 
 /// The states of a run that can still change.
@@ -81,6 +83,35 @@ pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Run> {
         .select(Run::as_select())
         .first(c)
         .await)
+}
+
+/// The runs this one started over A2A, oldest first.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn children(conn: &mut Conn<'_>, parent: Id) -> QueryResult<Vec<Run>> {
+    on_backend!(conn, |c| runs::table
+        .filter(runs::parent_run_id.eq(parent))
+        .order(runs::created_at.asc())
+        .select(Run::as_select())
+        .load(c)
+        .await)
+}
+
+/// Whether a run this one started over A2A ended `remediated`.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn any_child_remediated(conn: &mut Conn<'_>, parent: Id) -> QueryResult<bool> {
+    on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
+        runs::table
+            .filter(runs::parent_run_id.eq(parent))
+            .filter(runs::state.eq("remediated"))
+    ))
+    .get_result(c)
+    .await)
 }
 
 /// The run a deployment made with this idempotency key, if any.

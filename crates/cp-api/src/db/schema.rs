@@ -362,6 +362,7 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         max_charge_micros -> Nullable<Int8>,
+        parent_run_id -> Nullable<Uuid>,
     }
 }
 

@@ -302,14 +302,15 @@ impl Caller {
         }
         let inputs = a2a::inputs(message)?;
         let configuration = request.configuration.unwrap_or_default();
-        let run = NewRun {
-            inputs,
-            priority: 0,
-            deadline: None,
-            max_charge: None,
-        };
         let (mut run, created) = {
             let mut pooled = self.state.pool.get().await?;
+            let run = NewRun {
+                inputs,
+                priority: 0,
+                deadline: None,
+                max_charge: None,
+                parent_run: a2a::parent_run(&mut pooled.conn(), self.org, message).await?,
+            };
             runs::create(
                 &mut pooled.conn(),
                 self.actor.clone(),

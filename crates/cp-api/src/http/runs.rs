@@ -124,6 +124,7 @@ async fn create_for_agent(
         priority,
         deadline,
         max_charge,
+        parent_run: None,
     };
     {
         let mut pooled = state.pool.get().await?;

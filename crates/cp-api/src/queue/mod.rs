@@ -730,9 +730,11 @@ pub async fn finish(
                 });
             }
             Outcome::Completed(completion) => {
-                // A run that finished what a human approved has remediated. Resuming after an approval is a
-                // later delivery, so a first delivery needs no look.
-                let approved = run.attempts > 1 && db::approvals::any_approved(tx, run.id).await?;
+                // A run that finished what a human approved has remediated, and so has one whose child run
+                // (over A2A) did. Resuming after an approval is a later delivery, so a first delivery needs
+                // no look for its own approvals.
+                let approved = (run.attempts > 1 && db::approvals::any_approved(tx, run.id).await?)
+                    || db::runs::any_child_remediated(tx, run.id).await?;
                 run.state = if approved { "remediated" } else { "succeeded" }.to_owned();
                 charge(tx, &run, &completion.usage).await?;
                 run.outputs = Some(completion.outputs.to_string());

@@ -187,6 +187,37 @@ pub fn task(run: &RunView, history_length: Option<i32>) -> Task {
     }
 }
 
+/// The metadata key a caller names the run it calls from with (a UUID): the new run becomes that run's child.
+pub const PARENT_RUN: &str = "parentRunId";
+
+/// The run a message says it is sent from (its `parentRunId` metadata), which must be a run of `org`.
+///
+/// # Errors
+///
+/// [`Error::BadRequest`] when the metadata is not a UUID or names no run of the org.
+pub async fn parent_run(conn: &mut Conn<'_>, org: Id, message: &Message) -> Result<Option<Id>, Error> {
+    let Some(value) = message
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.get(PARENT_RUN))
+    else {
+        return Ok(None);
+    };
+    let id = value
+        .as_str()
+        .and_then(|text| uuid::Uuid::parse_str(text).ok())
+        .ok_or_else(|| {
+            Error::BadRequest(format!("metadata.{PARENT_RUN}: {value} is not a run id (a UUID)"))
+        })?;
+    match db::runs::find(conn, Id(id)).await {
+        Ok(run) if run.org_id == org => Ok(Some(run.id)),
+        Ok(_) | Err(diesel::result::Error::NotFound) => Err(Error::BadRequest(format!(
+            "metadata.{PARENT_RUN}: the org has no run {id}"
+        ))),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// A run's inputs from a message: its `data` parts (objects) merged in order; without any, its text
 /// parts joined by newlines — the inputs themselves when that text is a JSON object, else
 /// `{"text": …}`.

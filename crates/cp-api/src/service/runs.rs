@@ -36,6 +36,10 @@ pub struct NewRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "5.00")]
     pub max_charge: Option<Money>,
+    /// The run that started this one over A2A (set by the A2A endpoint, from the message's `parentRunId`
+    /// metadata; a run of the same org).
+    #[serde(skip)]
+    pub parent_run: Option<Id>,
 }
 
 fn empty_object() -> Value {
@@ -74,12 +78,26 @@ pub struct RunView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The run that started this one over A2A.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<uuid::Uuid>,
+    /// The runs this one started over A2A (only on a single run's view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_runs: Option<Vec<ChildRun>>,
     /// The nodes that finished, in order (only on a single run's view).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<Step>>,
     /// What the run cost and how the charge splits, once it completed (only on a single run's view).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::billing::ChargeView>,
+}
+
+/// A run another run started over A2A.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChildRun {
+    pub id: uuid::Uuid,
+    pub deployment_id: uuid::Uuid,
+    pub state: String,
 }
 
 fn parsed(text: &str, what: &str) -> Result<Value, Error> {
@@ -113,6 +131,8 @@ impl RunView {
             created_at: run.created_at.0,
             started_at: run.started_at.map(|at| at.0),
             finished_at: run.finished_at.map(|at| at.0),
+            parent_run_id: run.parent_run_id.map(|id| id.0),
+            child_runs: None,
             timeline: None,
             cost: None,
         })
@@ -240,6 +260,7 @@ pub async fn create(
             started_at: None,
             finished_at: None,
             max_charge_micros: request.max_charge.map(Money::micros),
+            parent_run_id: request.parent_run,
         };
         db::runs::insert(tx, &run).await?;
         crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;
@@ -333,6 +354,17 @@ pub async fn get(conn: &mut Conn<'_>, id: Id) -> Result<RunView, Error> {
         }
     }
     view.timeline = Some(timeline);
+    view.child_runs = Some(
+        db::runs::children(conn, id)
+            .await?
+            .into_iter()
+            .map(|child| ChildRun {
+                id: child.id.0,
+                deployment_id: child.deployment_id.0,
+                state: child.state,
+            })
+            .collect(),
+    );
     view.cost = crate::billing::charge_of(conn, id).await?;
     Ok(view)
 }

@@ -203,6 +203,45 @@ on_both_backends! {
         assert_eq!(by_context["tasks"].as_array().unwrap().len(), 1);
     }
 
+    async fn a_message_sent_from_a_run_starts_that_runs_child(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let quick = json!({"returnImmediately": true});
+        let sent = result(&app, &at, "SendMessage", json!({"message": message("m-1", period("2026-10")), "configuration": quick})).await;
+        let parent = sent["task"]["id"].as_str().unwrap().to_owned();
+        let from_parent = |id: &str, metadata: Value| {
+            let mut sent = message(id, period("2026-11"));
+            sent["metadata"] = metadata;
+            json!({"message": sent, "configuration": {"returnImmediately": true}})
+        };
+
+        let sent = result(&app, &at, "SendMessage", from_parent("m-2", json!({"parentRunId": parent}))).await;
+        let child = sent["task"]["id"].as_str().unwrap().to_owned();
+        let token = Some(at.operator.token.as_str());
+        let child_view = app.get_as_opt(&format!("/api/v1/runs/{child}"), token).await.body;
+        assert_eq!(child_view["parent_run_id"], parent.as_str(), "{child_view}");
+        let parent_view = app.get_as_opt(&format!("/api/v1/runs/{parent}"), token).await.body;
+        assert_eq!(parent_view["child_runs"], json!([{"id": child, "deployment_id": at.deployment, "state": "queued"}]));
+        assert_eq!(parent_view.get("parent_run_id"), None);
+
+        let other = installed(&app, "Globex").await;
+        let theirs = result(&app, &other, "SendMessage", json!({"message": message("m-9", period("2026-10")), "configuration": quick})).await;
+        let theirs = theirs["task"]["id"].as_str().unwrap();
+        for (metadata, expected) in [
+            (json!({"parentRunId": theirs}), "the org has no run"),
+            (json!({"parentRunId": "not-a-run"}), "is not a run id"),
+            (json!({"parentRunId": 7}), "is not a run id"),
+        ] {
+            let (code, detail, _) = error(&app, &at, "SendMessage", from_parent("m-3", metadata.clone())).await;
+            assert_eq!(code, -32602, "{metadata}: {detail}");
+            assert!(detail.contains("metadata.parentRunId") && detail.contains(expected), "{detail}");
+        }
+        let listed = result(&app, &at, "ListTasks", json!({})).await;
+        assert_eq!(listed["totalSize"], 2, "a refused message starts nothing");
+    }
+
     async fn a_blocking_message_answers_when_the_task_ends(backend: Backend) {
         let app = TestApp::start(backend).await;
         let market = market(&app).await;

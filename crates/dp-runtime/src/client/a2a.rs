@@ -81,7 +81,8 @@ impl A2aClient {
     /// Sends `inputs` as a data part and waits for the task the message starts to end — also while it
     /// waits for a human's input (an approval), looking less often then, up to every 15 seconds; the caller
     /// bounds the wait. The same `message_id` twice is the same task, so a retried call does not start a
-    /// second run.
+    /// second run. `parent_run`, the run calling, goes in the message's `parentRunId` metadata: the control
+    /// plane records the new run as its child (a parent whose child remediated has remediated too).
     ///
     /// # Errors
     ///
@@ -90,6 +91,7 @@ impl A2aClient {
         &self,
         deployment: &str,
         message_id: &str,
+        parent_run: Option<&str>,
         inputs: Value,
     ) -> Result<Task, A2aError> {
         let request = SendMessageRequest {
@@ -99,7 +101,8 @@ impl A2aClient {
                 task_id: None,
                 role: Role::User,
                 parts: vec![Part::data(inputs)],
-                metadata: None,
+                metadata: parent_run
+                    .map(|run| std::iter::once(("parentRunId".to_owned(), json!(run))).collect()),
                 reference_task_ids: Vec::new(),
             },
             configuration: None,

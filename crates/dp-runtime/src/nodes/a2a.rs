@@ -5,7 +5,8 @@
 //! the input: the part to send; default the whole input). What is sent is the message's data part: the
 //! child run's inputs. The message id is the run's id and the node's, so
 //! a retried or resumed node finds the same child run rather than starting another. The output carries the
-//! hand-over's fields (`task_id`, `from`, `to`, `payload_ref`, `status`) and the child run's `outputs`.
+//! hand-over's fields (`task_id`, `from`, `to`, `payload_ref`, `status`) and the child run's `outputs`. The
+//! message names the calling run (`parentRunId` metadata), so the control plane records the child as its.
 //! A child that waits for a human (an approval) keeps the node waiting, within the node's `timeout`. Without a
 //! control plane and an A2A credential (`run-local`, or `serve` without `--a2a-token`) the node fails when it
 //! is reached; a workflow whose `a2a` node a condition skips runs without them.
@@ -116,8 +117,9 @@ impl Node for A2aNode {
             Some(run) => format!("{run}:{}", ctx.node),
             None => format!("{}:{}", uuid::Uuid::now_v7(), ctx.node),
         };
+        let parent_run = ctx.run.run_id.map(|run| run.to_string());
         let task = client
-            .send_and_wait(&deployment, &message_id, message)
+            .send_and_wait(&deployment, &message_id, parent_run.as_deref(), message)
             .await
             .map_err(|error| NodeError {
                 message: format!("calling `{}`: {}", config.agent, error.message),

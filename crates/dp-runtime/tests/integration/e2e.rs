@@ -891,7 +891,8 @@ async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on_o
         json!({"comment": "go"}),
     )
     .await;
-    let done = cp.wait_for(&delegating, &run, "succeeded", LIMIT).await;
+    // The child ran the approved remediation, so the parent that called it has remediated too.
+    let done = cp.wait_for(&delegating, &run, "remediated", LIMIT).await;
     let events = cp.events(&delegating, &run).await;
     let handoff = events
         .iter()
@@ -899,7 +900,10 @@ async fn a_parent_run_waits_while_its_child_waits_for_approval_then_carries_on_o
         .unwrap_or_else(|| panic!("the delegate node did not finish: {events:#?}"));
     assert_eq!(handoff["status"], "succeeded", "{done:#}");
     let child_run = approval["run_id"].as_str().unwrap();
-    assert_eq!(cp.run(&remediating, child_run).await["state"], "remediated");
+    let child = cp.run(&remediating, child_run).await;
+    assert_eq!(child["state"], "remediated");
+    assert_eq!(child["parent_run_id"], run.as_str());
+    assert_eq!(done["child_runs"][0]["id"], child_run, "{done:#}");
     parent_dp.stop().await;
     child_dp.stop().await;
 }
