@@ -71,6 +71,9 @@ pub struct Checkpoint {
     /// The run's session state (memory level 1).
     #[serde(default)]
     pub state: Value,
+    /// What the finished nodes consumed (units, tokens), so a run resumed from here is charged for them too.
+    #[serde(default)]
+    pub usage: crate::Usage,
 }
 
 /// What a finished node produced.

@@ -51,6 +51,7 @@ mod tests {
                 seq: 3,
                 nodes: BTreeMap::new(),
                 state: json!({"awaiting_approval": {"node": "fix"}}),
+                usage: protocol::Usage::default(),
             },
             approval: SuspensionApproval {
                 node: "fix".into(),
@@ -62,7 +63,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({
-                "checkpoint": {"seq": 3, "nodes": {}, "state": {"awaiting_approval": {"node": "fix"}}},
+                "checkpoint": {
+                    "seq": 3, "nodes": {}, "state": {"awaiting_approval": {"node": "fix"}},
+                    "usage": {"cpu_ms": 0, "wall_ms": 0, "units": {}, "tokens": {"prompt": 0, "completion": 0}},
+                },
                 "approval": {"node": "fix", "action": {"tool": "cloud.remediate"}, "impact": {"risk": "high"}, "reason": "needs a human"}
             })
         );

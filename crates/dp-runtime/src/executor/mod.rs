@@ -348,8 +348,13 @@ impl Executor {
             seq: 0,
             nodes: BTreeMap::new(),
             state: Value::Object(Map::new()),
+            usage: Usage::default(),
         };
-        let mut usage = Usage::default();
+        // What ran before this delivery is charged with the rest; `wall_ms` is this delivery's.
+        let mut usage = Usage {
+            wall_ms: 0,
+            ..resumed.usage.clone()
+        };
         let mut ready: VecDeque<usize> = (0..count).filter(|index| unresolved[*index] == 0).collect();
         let mut running: JoinSet<Finished> = JoinSet::new();
         let mut suspended: Option<(String, ApprovalRequest)> = None;
@@ -504,6 +509,7 @@ impl Executor {
                     finished_at: Utc::now(),
                 },
             );
+            done.usage = usage.clone();
             sink.checkpoint(&done);
             release(
                 &plan,
@@ -539,6 +545,7 @@ impl Executor {
                 state.insert(AWAITING_APPROVAL.to_owned(), json!({"node": node}));
             }
             // Stored as the run's checkpoint, the task queued after the approval carries it.
+            done.usage = usage.clone();
             sink.checkpoint(&done);
             sink.emit(EventKind::Finished {
                 node: None,

@@ -280,12 +280,17 @@ async fn resuming_from_a_checkpoint_does_not_run_finished_nodes_again() {
     assert!(matches!(first, RunOutcome::Failed { .. }), "{first:?}");
     let checkpoint = recorder.checkpoints.lock().unwrap().last().cloned().unwrap();
     assert_eq!(checkpoint.nodes.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(checkpoint.usage.units["items"], 1, "what `a` counted");
 
     let (second, recorder) = run(&plan(&probe, workflow(0)), Some(checkpoint)).await;
-    let RunOutcome::Succeeded { outputs, .. } = second else {
+    let RunOutcome::Succeeded { outputs, usage } = second else {
         panic!("{second:?}")
     };
     assert_eq!(outputs, json!({"from_a": "a", "from_b": "b"}));
+    assert_eq!(
+        usage.units["items"], 2,
+        "the usage of the nodes before the checkpoint is carried into the run's"
+    );
     assert_eq!(probe.runs.lock().unwrap()["a"], 1, "a ran again");
     assert_eq!(probe.runs.lock().unwrap()["b"], 2);
     let ran: Vec<String> = recorder.finished().into_iter().map(|(node, ..)| node).collect();

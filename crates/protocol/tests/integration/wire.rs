@@ -40,6 +40,10 @@ fn checkpoint() -> Checkpoint {
             },
         )]),
         state: json!({"cursor": "2025-12-01"}),
+        usage: Usage {
+            units: BTreeMap::from([("record".to_owned(), 15000)]),
+            ..Usage::default()
+        },
     }
 }
 
