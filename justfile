@@ -5,9 +5,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run the product on embedded defaults (today: validate the FinOps agents and show their sample data)
+# The whole product end to end on embedded defaults: cp-api on SQLite, two dp-runtimes, the FinOps pair with an approval
 demo:
-    scripts/demo.sh
+    python3 scripts/demo.py
 
 # Every test: a throwaway PostgreSQL (unless TEST_DATABASE_URL is set) and SQLite
 test:
