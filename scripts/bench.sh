@@ -25,6 +25,8 @@ cargo bench --locked -p cp-api --bench http
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo bench --locked -p cp-api --bench queue
 cargo bench --locked -p dp-runtime --bench scheduler
+# A 40-node workflow through both planes, on SQLite and on the throwaway PostgreSQL.
+TEST_DATABASE_URL="$BENCH_DATABASE_URL" cargo bench --locked -p dp-runtime --bench full_path
 # The local LLM (the model `just models` fetched), one candle thread: on a shared 2-core machine more only spin.
 CANDLE_NUM_THREADS=1 cargo bench --locked -p dp-runtime --bench local_llm
 python3 scripts/bench_report.py
