@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// On SIGTERM, how long running tasks may go on before they are handed back.
     #[arg(long, env = "DP_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime_duration)]
     pub shutdown_grace: std::time::Duration,
+    /// How long one claim waits for a task (a long poll); a shorter one suits proxies with short idle
+    /// timeouts, and ends a shutdown sooner (a poll in flight is let finish).
+    #[arg(long, env = "DP_POLL_WAIT", default_value = "25s", value_parser = humantime_duration)]
+    pub poll_wait: std::time::Duration,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
 }
@@ -363,6 +367,7 @@ pub async fn serve_until(
     let mut config = PollerConfig::new(instance_id);
     config.slots = args.slots;
     config.shutdown_grace = args.shutdown_grace;
+    config.wait = args.poll_wait;
     config.capabilities = capabilities;
     let client = Arc::new(ControlPlane::new(&args.control_plane, &args.token, redactor)?);
     let poller = Poller::new(client, registry, config, metrics);
