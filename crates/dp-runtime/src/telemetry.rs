@@ -22,6 +22,8 @@ use protocol::{TaskEnvelope, TraceContext};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -74,6 +76,36 @@ pub fn tracer_provider(
         .build())
 }
 
+/// The crates the exporter sends with: their spans are never exported (each export would make more).
+const EXPORTER_CRATES: [&str; 8] = [
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tonic",
+    "tower",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+];
+
+fn of_the_exporter(target: &str) -> bool {
+    EXPORTER_CRATES.iter().any(|name| {
+        target
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
+/// The tracing layer that turns spans into OpenTelemetry spans of `provider`, the exporter's own left out.
+pub fn layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(SERVICE))
+        .with_filter(filter_fn(|metadata| !of_the_exporter(metadata.target())))
+}
+
 /// Installs the log subscriber (stderr through the redactor, `RUST_LOG`, default `info`) and, when
 /// [`enabled`], the OTLP layer. Call inside a Tokio runtime.
 pub fn init(redactor: Arc<Redactor>) -> Telemetry {
@@ -87,9 +119,7 @@ pub fn init(redactor: Arc<Redactor>) -> Telemetry {
     } else {
         (None, None)
     };
-    let otel = provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(SERVICE)));
+    let otel = provider.as_ref().map(layer);
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
@@ -241,6 +271,22 @@ mod tests {
             parent.span().span_context().trace_id(),
             TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
         );
+    }
+
+    #[test]
+    fn the_exporters_own_spans_are_left_out() {
+        for target in [
+            "h2",
+            "h2::codec",
+            "tonic::transport",
+            "hyper_util::client",
+            "opentelemetry_sdk",
+        ] {
+            assert!(of_the_exporter(target), "{target}");
+        }
+        for target in ["h2o", "cp_api::http", "dp_runtime::nodes", "tonics"] {
+            assert!(!of_the_exporter(target), "{target}");
+        }
     }
 
     #[test]

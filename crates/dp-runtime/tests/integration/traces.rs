@@ -7,7 +7,6 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -216,7 +215,7 @@ async fn one_trace_covers_the_run_request_the_data_planes_nodes_and_the_child_ru
     let otlp = receiver(collected.clone()).await;
     let provider = cp_api::telemetry::tracer_provider("cp-api", Some(&otlp)).unwrap();
     tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("cp-api")))
+        .with(cp_api::telemetry::layer(&provider))
         .init();
     let telemetry = cp_api::telemetry::Telemetry::new(provider);
 
@@ -259,6 +258,14 @@ async fn one_trace_covers_the_run_request_the_data_planes_nodes_and_the_child_ru
         .iter()
         .map(|seen| (seen.service.clone(), seen.span.name.clone()))
         .collect();
+    // Only the control plane's own spans: not those of the gRPC stack its exporter sends with.
+    assert!(
+        spans
+            .iter()
+            .filter(|seen| seen.service == "cp-api")
+            .all(|seen| seen.span.name.starts_with("POST ")),
+        "{names:?}"
+    );
     let requests = named(&spans, "cp-api", "POST /api/v1/deployments/{deployment}/runs");
     assert_eq!(requests.len(), 1, "{names:?}");
     let request = requests[0];
