@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod queue;
 pub mod service;
+pub mod telemetry;
 pub mod webhooks;
 
 use actix_web::{App, HttpServer, web};

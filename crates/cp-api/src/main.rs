@@ -2,15 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cp_api::cli::{AdminCommand, AuditCommand, BillingCommand, Cli, Command};
-use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let telemetry = cp_api::telemetry::init();
     let outcome = match Cli::parse().command {
         Command::Serve(args) => cp_api::serve(args).await,
         Command::Migrate(args) => cp_api::migrate(args).await,
@@ -24,6 +19,7 @@ async fn main() -> ExitCode {
             command: BillingCommand::ClosePeriod(args),
         } => cp_api::close_period(args).await,
     };
+    telemetry.shutdown().await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -18,7 +18,7 @@ use crate::llm::openai::{OpenAi, OpenAiSettings};
 use crate::memory_service::{Backend, EmbedderSettings, MemoryService, MemorySettings};
 use crate::nodes::{Services, builtin_registry};
 use crate::poller::{Metrics, Poller, PollerConfig};
-use crate::redact::{RedactingWriter, Redactor};
+use crate::redact::Redactor;
 use crate::tools::{ToolsConfig, builtin_tools};
 
 #[derive(Debug, Parser)]
@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// On SIGTERM, how long running tasks may go on before they are handed back.
     #[arg(long, env = "DP_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime_duration)]
     pub shutdown_grace: std::time::Duration,
+    /// How long one claim waits for a task (a long poll); a shorter one suits proxies with short idle
+    /// timeouts, and ends a shutdown sooner (a poll in flight is let finish).
+    #[arg(long, env = "DP_POLL_WAIT", default_value = "25s", value_parser = humantime_duration)]
+    pub poll_wait: std::time::Duration,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
 }
@@ -257,17 +261,23 @@ impl RuntimeArgs {
     }
 }
 
-fn init_logs(redactor: Arc<Redactor>) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(RedactingWriter::new(redactor))
-        .try_init();
-}
-
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+/// Runs `work` on a new runtime, with logs (and traces, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set) set up
+/// inside it, where the OTLP exporter's channel lives.
+fn with_telemetry(
+    redactor: Arc<Redactor>,
+    work: impl AsyncFnOnce(crate::telemetry::Telemetry) -> ExitCode,
+) -> ExitCode {
+    match runtime() {
+        Ok(rt) => rt.block_on(async move { work(crate::telemetry::init(redactor)).await }),
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs a parsed command line.
@@ -290,28 +300,25 @@ pub fn run(cli: Cli) -> ExitCode {
             let mut secrets = vec![args.token.as_str()];
             secrets.extend(args.a2a_token.as_deref());
             let redactor = Arc::new(args.runtime.redactor(&secrets));
-            init_logs(Arc::clone(&redactor));
-            match runtime()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(serve(*args, redactor)))
-            {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    tracing::error!("{error:#}");
-                    ExitCode::FAILURE
+            with_telemetry(Arc::clone(&redactor), async move |telemetry| {
+                let outcome = serve(*args, redactor).await;
+                telemetry.shutdown().await;
+                match outcome {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        tracing::error!("{error:#}");
+                        ExitCode::FAILURE
+                    }
                 }
-            }
+            })
         }
         Command::RunLocal(args) => {
             let redactor = Arc::new(args.runtime.redactor(&[]));
-            init_logs(Arc::clone(&redactor));
-            match runtime() {
-                Ok(rt) => rt.block_on(crate::local::run_local(*args, redactor)),
-                Err(error) => {
-                    eprintln!("{error}");
-                    ExitCode::FAILURE
-                }
-            }
+            with_telemetry(Arc::clone(&redactor), async move |telemetry| {
+                let code = crate::local::run_local(*args, redactor).await;
+                telemetry.shutdown().await;
+                code
+            })
         }
     }
 }
@@ -363,6 +370,7 @@ pub async fn serve_until(
     let mut config = PollerConfig::new(instance_id);
     config.slots = args.slots;
     config.shutdown_grace = args.shutdown_grace;
+    config.wait = args.poll_wait;
     config.capabilities = capabilities;
     let client = Arc::new(ControlPlane::new(&args.control_plane, &args.token, redactor)?);
     let poller = Poller::new(client, registry, config, metrics);

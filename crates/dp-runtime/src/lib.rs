@@ -11,5 +11,6 @@ pub mod metrics;
 pub mod nodes;
 pub mod poller;
 pub mod redact;
+pub mod telemetry;
 pub mod tools;
 pub mod validate;

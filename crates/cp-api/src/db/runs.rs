@@ -37,6 +37,9 @@ pub struct Run {
     pub finished_at: Option<Time>,
     /// The most the run may be charged, in micro-dollars.
     pub max_charge_micros: Option<i64>,
+    /// The W3C `traceparent` of the request that started the run, when traces are exported.
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
     /// The run that started this one over A2A, when its caller named it.
     pub parent_run_id: Option<Id>,
 }

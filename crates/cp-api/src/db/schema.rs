@@ -362,6 +362,8 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         max_charge_micros -> Nullable<Int8>,
+        traceparent -> Nullable<Text>,
+        tracestate -> Nullable<Text>,
         parent_run_id -> Nullable<Uuid>,
     }
 }

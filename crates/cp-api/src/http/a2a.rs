@@ -18,6 +18,7 @@ use protocol::a2a::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use super::openapi::{NotFound, ServerErrors, Unauthenticated};
 use super::{AppState, actor_of};
@@ -120,7 +121,13 @@ async fn call(
         deployment,
     };
     let id = call.id.clone();
-    match caller.dispatch(call).await {
+    let reply = if matches!(call.method, Method::SendMessage | Method::SendStreamingMessage) {
+        let span = crate::telemetry::run_request_span(&request, "/a2a/{deployment}");
+        caller.dispatch(call).instrument(span).await
+    } else {
+        caller.dispatch(call).await
+    };
+    match reply {
         Ok(Reply::Result(result)) => Ok(answer(id, Ok(result))),
         Ok(Reply::Stream(response)) => Ok(response),
         Err(Failure::Rpc(error)) => Ok(answer(id, Err(error))),

@@ -2,6 +2,7 @@
 //! `POST /api/v1/agents/{agent_id}/runs`, `GET /api/v1/orgs/{org}/runs`, `POST /api/v1/runs/{run}/cancel`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use tracing::Instrument as _;
 
 use super::openapi::{
     BadRequest, BodyErrors, Conflict, Forbidden, NotFound, PaymentRequired, ServerErrors, TooManyRequests,
@@ -56,7 +57,10 @@ async fn create(
     path: web::Path<uuid::Uuid>,
     body: web::Json<NewRun>,
 ) -> Result<HttpResponse, Error> {
-    start(&request, &state, access.caller, Id(*path), body.into_inner()).await
+    let span = crate::telemetry::run_request_span(&request, "/api/v1/deployments/{deployment}/runs");
+    start(&request, &state, access.caller, Id(*path), body.into_inner())
+        .instrument(span)
+        .await
 }
 
 /// A run of an agent, naming the deployment in the body (`POST /api/v1/agents/{agent_id}/runs`).
@@ -112,13 +116,26 @@ async fn create_for_agent(
     path: web::Path<String>,
     body: web::Json<AgentRun>,
 ) -> Result<HttpResponse, Error> {
+    let span = crate::telemetry::run_request_span(&request, "/api/v1/agents/{agent_id}/runs");
+    start_for_agent(request, caller, state, path.into_inner(), body.into_inner())
+        .instrument(span)
+        .await
+}
+
+async fn start_for_agent(
+    request: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    agent_id: String,
+    body: AgentRun,
+) -> Result<HttpResponse, Error> {
     let AgentRun {
         deployment_id,
         inputs,
         priority,
         deadline,
         max_charge,
-    } = body.into_inner();
+    } = body;
     let run = NewRun {
         inputs,
         priority,
@@ -135,10 +152,10 @@ async fn create_for_agent(
             .map_err(|_| no_such())?;
         roles::admit::<Operators>(&mut conn, caller, deployment.org_id, "deployment").await?;
         let agent = crate::db::agents::find(&mut conn, deployment.agent).await?;
-        if agent.agent_id != *path {
+        if agent.agent_id != agent_id {
             return Err(Error::Validation(vec![protocol::FieldError::new(
                 "deployment_id",
-                format!("the deployment runs {}, not {}", agent.agent_id, *path),
+                format!("the deployment runs {}, not {agent_id}", agent.agent_id),
             )]));
         }
     }

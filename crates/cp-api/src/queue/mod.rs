@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::Utc;
 use protocol::{
     AgentRef, Checkpoint, Completion, EventBatch, EventKind, Failure, Heartbeat, HeartbeatAck, Lease,
-    LeaseExtension, Registration, RegistrationAck, RunEvent, TaskEnvelope,
+    LeaseExtension, Registration, RegistrationAck, RunEvent, TaskEnvelope, TraceContext,
 };
 use serde::Serialize;
 
@@ -368,7 +368,10 @@ fn envelope(claimed: &Claimed, task: &Task, run: &Run) -> Result<TaskEnvelope, E
             .map(serde_json::from_str::<Checkpoint>)
             .transpose()
             .map_err(|e| internal("checkpoint", e))?,
-        trace: None,
+        trace: run.traceparent.clone().map(|traceparent| TraceContext {
+            traceparent,
+            tracestate: run.tracestate.clone(),
+        }),
         preferences_version: 0,
     })
 }

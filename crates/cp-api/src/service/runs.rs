@@ -237,6 +237,7 @@ pub async fn create(
             limits::check_max_charge(max, least)?;
         }
         let now = Time::now();
+        let trace = crate::telemetry::current_trace_context();
         let org = db::orgs::find(tx, deployment.org_id).await?;
         limits::check_org(tx, &org, least, now).await?;
         let run = Run {
@@ -260,6 +261,8 @@ pub async fn create(
             started_at: None,
             finished_at: None,
             max_charge_micros: request.max_charge.map(Money::micros),
+            traceparent: trace.as_ref().map(|trace| trace.traceparent.clone()),
+            tracestate: trace.and_then(|trace| trace.tracestate),
             parent_run_id: request.parent_run,
         };
         db::runs::insert(tx, &run).await?;

@@ -43,11 +43,16 @@ impl A2aClient {
         params: &T,
     ) -> Result<Value, A2aError> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let answer = self
+        let mut request = self
             .http
             .post(format!("{}/a2a/{deployment}", self.base))
             .bearer_auth(&self.token)
-            .header("A2A-Version", "1.0")
+            .header("A2A-Version", "1.0");
+        // The child run joins this node's trace.
+        for (name, value) in crate::telemetry::trace_headers() {
+            request = request.header(name, value);
+        }
+        let answer = request
             .json(&body)
             .timeout(Duration::from_secs(330))
             .send()

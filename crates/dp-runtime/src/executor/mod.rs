@@ -35,6 +35,7 @@ use protocol::{Checkpoint, EventKind, FieldError, LogLevel, NodeOutput, StepStat
 use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use self::expr::{Condition, Scope, Template, split_pointer};
 use crate::nodes::{
@@ -448,14 +449,17 @@ impl Executor {
                         continue;
                     }
                 };
-                running.spawn(attempts(
-                    index,
-                    Arc::clone(&plan),
-                    input,
-                    Arc::clone(&run),
-                    cancel.child_token(),
-                    Arc::clone(&sink),
-                ));
+                running.spawn(
+                    attempts(
+                        index,
+                        Arc::clone(&plan),
+                        input,
+                        Arc::clone(&run),
+                        cancel.child_token(),
+                        Arc::clone(&sink),
+                    )
+                    .in_current_span(),
+                );
             }
             if running.is_empty() {
                 break;
@@ -674,8 +678,18 @@ async fn attempts(
             attempt,
         });
         let started = Instant::now();
+        let span = tracing::info_span!(
+            "node",
+            otel.name = format!("node {}", node.id),
+            node.id = %node.id,
+            node.kind = %node.kind,
+            // Signed: the OpenTelemetry layer exports unsigned fields as text.
+            node.attempt = i64::from(attempt),
+            node.status = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
         let ctx = NodeContext::new(node.id.clone(), attempt, Arc::clone(&run), cancel.clone());
-        let work = node.runner.run(input.clone(), &ctx);
+        let work = node.runner.run(input.clone(), &ctx).instrument(span.clone());
         let result = match node.timeout {
             Some(limit) => match tokio::time::timeout(limit, work).await {
                 Ok(result) => result,
@@ -697,6 +711,11 @@ async fn attempts(
             _ => "failed",
         };
         crate::metrics::NODES.attempt(&node.kind, outcome, started.elapsed());
+        span.record("node.status", outcome);
+        if status == StepStatus::Failed {
+            span.record("otel.status_code", "error");
+        }
+        drop(span);
         sink.emit(EventKind::Finished {
             node: Some(node.id.clone()),
             attempt,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use super::{Node, NodeContext, NodeError, NodeOutcome, fill_text as fill};
 use crate::executor::expr::Template;
@@ -242,10 +243,44 @@ impl Node for LlmNode {
             temperature: config.temperature,
             max_tokens: config.max_tokens,
         };
-        let answer = provider.chat(request).await.map_err(|error| match error {
-            LlmError::Unavailable(message) => NodeError::retryable(message),
-            LlmError::Refused(message) => NodeError::fatal(message),
-        })?;
+        // The OpenTelemetry GenAI semantic conventions' client span.
+        let span = tracing::info_span!(
+            "chat",
+            otel.name = format!("chat {}", request.model),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            gen_ai.operation.name = "chat",
+            gen_ai.system = name,
+            gen_ai.provider.name = name,
+            gen_ai.request.model = %request.model,
+            gen_ai.request.temperature = request.temperature.map(f64::from),
+            gen_ai.request.max_tokens = request.max_tokens.map(i64::from),
+            gen_ai.response.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+        );
+        let answer = provider
+            .chat(request)
+            .instrument(span.clone())
+            .await
+            .map_err(|error| {
+                span.record("otel.status_code", "error");
+                match error {
+                    LlmError::Unavailable(message) => NodeError::retryable(message),
+                    LlmError::Refused(message) => NodeError::fatal(message),
+                }
+            })?;
+        span.record("gen_ai.response.model", answer.model.as_str());
+        // Signed: the OpenTelemetry layer exports unsigned fields as text, and the conventions want integers.
+        span.record(
+            "gen_ai.usage.input_tokens",
+            i64::try_from(answer.usage.prompt).unwrap_or(i64::MAX),
+        );
+        span.record(
+            "gen_ai.usage.output_tokens",
+            i64::try_from(answer.usage.completion).unwrap_or(i64::MAX),
+        );
+        drop(span);
         ctx.tokens(answer.usage);
         let output = match config.response_format {
             ResponseFormat::Text => json!({"text": answer.text, "model": answer.model}),

@@ -18,6 +18,7 @@ use protocol::{Completion, Failure, Heartbeat, Registration, RegistrationAck, Ta
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use self::batch::{BatchSettings, Batcher};
 use crate::client::{Backoff, ClientError, ControlPlane, Suspension, SuspensionApproval};
@@ -271,8 +272,13 @@ impl Poller {
         Ok(plan)
     }
 
-    /// Runs one task to its end and reports it.
+    /// Runs one task to its end and reports it, in a span of the run's trace.
     pub async fn run_task(&self, envelope: TaskEnvelope) {
+        let span = crate::telemetry::task_span(&envelope);
+        self.run_traced_task(envelope).instrument(span).await;
+    }
+
+    async fn run_traced_task(&self, envelope: TaskEnvelope) {
         let task = envelope.task_id;
         self.metrics.tasks_claimed.inc();
         self.metrics.tasks_running.inc();

@@ -5,4 +5,5 @@ mod e2e;
 mod llm;
 mod local_llm;
 mod memory;
+mod traces;
 mod validate;

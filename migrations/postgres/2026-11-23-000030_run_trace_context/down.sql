@@ -1,0 +1,2 @@
+ALTER TABLE runs DROP COLUMN tracestate;
+ALTER TABLE runs DROP COLUMN traceparent;
