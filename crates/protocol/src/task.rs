@@ -72,8 +72,12 @@ pub struct Checkpoint {
     #[serde(default)]
     pub state: Value,
     /// What the finished nodes consumed (units, tokens), so a run resumed from here is charged for them too.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_nothing")]
     pub usage: crate::Usage,
+}
+
+fn is_nothing(usage: &crate::Usage) -> bool {
+    *usage == crate::Usage::default()
 }
 
 /// What a finished node produced.

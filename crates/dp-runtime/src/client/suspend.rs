@@ -63,10 +63,7 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({
-                "checkpoint": {
-                    "seq": 3, "nodes": {}, "state": {"awaiting_approval": {"node": "fix"}},
-                    "usage": {"cpu_ms": 0, "wall_ms": 0, "units": {}, "tokens": {"prompt": 0, "completion": 0}},
-                },
+                "checkpoint": {"seq": 3, "nodes": {}, "state": {"awaiting_approval": {"node": "fix"}}},
                 "approval": {"node": "fix", "action": {"tool": "cloud.remediate"}, "impact": {"risk": "high"}, "reason": "needs a human"}
             })
         );

@@ -630,9 +630,16 @@ async fn run_local_of_the_anomaly_detector_example_waits_for_approval_remediates
         .lock()
         .unwrap()
         .iter()
-        .map(|(_, body)| body["messages"][0]["content"].as_str().unwrap().to_owned())
+        .map(|(_, body)| {
+            let last = body["messages"].as_array().unwrap().last().unwrap();
+            last["content"].as_str().unwrap().to_owned()
+        })
         .collect();
-    assert!(prompts[1].contains("Past anomalies: []"), "{}", prompts[1]);
+    assert!(
+        prompts[1].contains("What we remember of earlier months: []"),
+        "{}",
+        prompts[1]
+    );
     assert!(
         prompts[1].contains("- aws/AmazonEC2 spent $6748.58 on 2025-11-14"),
         "{}",
