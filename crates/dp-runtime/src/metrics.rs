@@ -121,11 +121,35 @@ pub static NODES: LazyLock<NodeMetrics> = LazyLock::new(|| {
 });
 
 impl NodeMetrics {
+    /// The duration histograms of one node kind, looked up once (a plan holds them for each node).
+    #[must_use]
+    pub fn timers(&self, kind: &str) -> NodeTimers {
+        let of = |status: &str| self.duration.with_label_values(&[kind, status]);
+        NodeTimers {
+            succeeded: of("succeeded"),
+            suspended: of("suspended"),
+            failed: of("failed"),
+        }
+    }
+}
+
+/// `dp_node_duration_seconds` of one node kind, by outcome.
+#[derive(Clone, Debug)]
+pub struct NodeTimers {
+    succeeded: Histogram,
+    suspended: Histogram,
+    failed: Histogram,
+}
+
+impl NodeTimers {
     /// Observes one node attempt.
-    pub fn attempt(&self, kind: &str, status: &str, took: Duration) {
-        self.duration
-            .with_label_values(&[kind, status])
-            .observe(took.as_secs_f64());
+    pub fn attempt(&self, status: protocol::StepStatus, took: Duration) {
+        let histogram = match status {
+            protocol::StepStatus::Succeeded => &self.succeeded,
+            protocol::StepStatus::Suspended => &self.suspended,
+            _ => &self.failed,
+        };
+        histogram.observe(took.as_secs_f64());
     }
 }
 

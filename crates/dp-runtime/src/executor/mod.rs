@@ -4,7 +4,8 @@
 //! A node runs once all its predecessors are resolved and at least one incoming edge is *active* (its
 //! source ran and its `when`, if any, holds); a node with incoming edges none of which is active is
 //! skipped, and so, in turn, are the nodes only it leads to. Ready nodes run concurrently, at most
-//! `max_concurrency` at once. Each attempt has the node's timeout; a retryable failure is tried again
+//! `max_concurrency` at once, polled by the run's own task (a node with heavy CPU work does it on a blocking
+//! thread); a node that panics fails the run. Each attempt has the node's timeout; a retryable failure is tried again
 //! after the node's backoff, doubled each time, up to `retry.max_attempts` attempts in all. A node that
 //! fails for good fails the run (`on_error: fail`) or gives `{"error": reason}` as its output
 //! (`on_error: continue`). After each finished node the sink gets a [`Checkpoint`] holding every finished
@@ -27,13 +28,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt as _, StreamExt as _};
 use manifest::{OnError, Workflow};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use protocol::{Checkpoint, EventKind, FieldError, LogLevel, NodeOutput, StepStatus, TokenUsage, Usage};
 use serde_json::{Map, Value, json};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -59,6 +62,7 @@ pub struct PlannedNode {
     backoff: Duration,
     timeout: Option<Duration>,
     on_error: OnError,
+    timers: crate::metrics::NodeTimers,
 }
 
 impl fmt::Debug for PlannedNode {
@@ -141,6 +145,7 @@ impl Plan {
             nodes.push(PlannedNode {
                 id: node.id.clone(),
                 kind: node.kind.clone(),
+                timers: crate::metrics::NODES.timers(&node.kind),
                 input,
                 runner,
                 max_attempts: node.retry.as_ref().map_or(1, |retry| retry.max_attempts.max(1)),
@@ -357,7 +362,10 @@ impl Executor {
             ..resumed.usage.clone()
         };
         let mut ready: VecDeque<usize> = (0..count).filter(|index| unresolved[*index] == 0).collect();
-        let mut running: JoinSet<Finished> = JoinSet::new();
+        // The running nodes' futures, polled by this run's own task: no task to spawn per node. A node with
+        // heavy CPU work runs it on a blocking thread (as the local model and the embedder do).
+        let mut running: FuturesUnordered<BoxFuture<'static, std::thread::Result<Finished>>> =
+            FuturesUnordered::new();
         let mut suspended: Option<(String, ApprovalRequest)> = None;
         let mut failure: Option<(Option<String>, String, bool)> = None;
 
@@ -439,26 +447,33 @@ impl Executor {
                             message: Some(error.message.clone()),
                             counters: BTreeMap::new(),
                         });
-                        running.spawn(std::future::ready(Finished {
-                            index,
-                            attempt: 1,
-                            result: Err(error),
-                            tokens: TokenUsage::default(),
-                            counters: BTreeMap::new(),
-                        }));
+                        running.push(
+                            std::future::ready(Ok(Finished {
+                                index,
+                                attempt: 1,
+                                result: Err(error),
+                                tokens: TokenUsage::default(),
+                                counters: BTreeMap::new(),
+                            }))
+                            .boxed(),
+                        );
                         continue;
                     }
                 };
-                running.spawn(
-                    attempts(
-                        index,
-                        Arc::clone(&plan),
-                        input,
-                        Arc::clone(&run),
-                        cancel.child_token(),
-                        Arc::clone(&sink),
+                running.push(
+                    std::panic::AssertUnwindSafe(
+                        attempts(
+                            index,
+                            Arc::clone(&plan),
+                            input,
+                            Arc::clone(&run),
+                            cancel.child_token(),
+                            Arc::clone(&sink),
+                        )
+                        .in_current_span(),
                     )
-                    .in_current_span(),
+                    .catch_unwind()
+                    .boxed(),
                 );
             }
             if running.is_empty() {
@@ -466,7 +481,7 @@ impl Executor {
             }
             let finished = tokio::select! {
                 () = cancel.cancelled() => {
-                    running.abort_all();
+                    drop(running);
                     usage.wall_ms = millis(started.elapsed());
                     sink.emit(EventKind::Finished {
                         node: None, attempt: 0, status: StepStatus::Cancelled, duration_ms: usage.wall_ms,
@@ -474,13 +489,18 @@ impl Executor {
                     });
                     return RunOutcome::Cancelled { usage };
                 }
-                joined = running.join_next() => joined,
+                joined = running.next() => joined,
             };
             let Some(joined) = finished else { continue };
             let finished = match joined {
                 Ok(finished) => finished,
-                Err(error) => {
-                    failure.get_or_insert((None, format!("a node's task ended abnormally: {error}"), true));
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|text| (*text).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".to_owned());
+                    failure.get_or_insert((None, format!("a node panicked: {what}"), true));
                     continue;
                 }
             };
@@ -710,7 +730,7 @@ async fn attempts(
             StepStatus::Suspended => "suspended",
             _ => "failed",
         };
-        crate::metrics::NODES.attempt(&node.kind, outcome, started.elapsed());
+        node.timers.attempt(status, started.elapsed());
         span.record("node.status", outcome);
         if status == StepStatus::Failed {
             span.record("otel.status_code", "error");

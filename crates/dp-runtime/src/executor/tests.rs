@@ -99,6 +99,27 @@ impl Node for Work {
     }
 }
 
+/// Panics when it runs.
+struct Panics;
+
+impl Node for Panics {
+    const KIND: &'static str = "panics";
+    type Config = WorkConfig;
+
+    fn check(&self, _config: &WorkConfig) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        _config: &WorkConfig,
+        _input: Value,
+        _ctx: &NodeContext,
+    ) -> Result<NodeOutcome, NodeError> {
+        panic!("a bug in a node")
+    }
+}
+
 fn registry(probe: &Arc<Probe>) -> NodeRegistry {
     let mut registry = NodeRegistry::new();
     let tools = builtin_tools(&ToolsConfig::default());
@@ -110,6 +131,7 @@ fn registry(probe: &Arc<Probe>) -> NodeRegistry {
         },
     );
     registry.register(Work(Arc::clone(probe)));
+    registry.register(Panics);
     registry
 }
 
@@ -518,4 +540,31 @@ async fn without_a_template_a_node_gets_the_inputs_and_its_direct_predecessors_o
     assert_eq!(input.keys().collect::<Vec<_>>(), ["b", "inputs"]);
     assert_eq!(input["inputs"], json!({"period": "2025-11"}));
     assert_eq!(input["b"]["node"], "b");
+}
+
+#[tokio::test]
+async fn a_node_that_panics_fails_the_run_and_its_siblings_still_finish() {
+    let probe = Arc::new(Probe::default());
+    let plan = plan(
+        &probe,
+        json!({
+            "nodes": [
+                {"id": "bug", "kind": "panics"},
+                {"id": "slow", "kind": "work", "config": {"ms": 50}},
+                {"id": "after", "kind": "work"}
+            ],
+            "edges": [{"from": "bug", "to": "after"}]
+        }),
+    );
+    let (outcome, recorder) = run(&plan, None).await;
+    let RunOutcome::Failed { reason, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(reason, "a node panicked: a bug in a node");
+    let finished: Vec<String> = recorder.finished().into_iter().map(|(node, ..)| node).collect();
+    assert_eq!(
+        finished,
+        ["slow"],
+        "the sibling ran to its end; nothing after the panic ran"
+    );
 }
