@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod cpu;
 pub mod executor;
 pub mod health;
 pub mod llm;

@@ -312,6 +312,19 @@ struct Finished {
     result: Result<NodeOutcome, NodeError>,
     tokens: TokenUsage,
     counters: BTreeMap<String, u64>,
+    /// CPU time its attempts spent on other threads.
+    cpu: Duration,
+}
+
+impl RunOutcome {
+    fn usage_mut(&mut self) -> &mut Usage {
+        match self {
+            Self::Succeeded { usage, .. }
+            | Self::Failed { usage, .. }
+            | Self::Suspended { usage, .. }
+            | Self::Cancelled { usage } => usage,
+        }
+    }
 }
 
 impl Executor {
@@ -322,8 +335,17 @@ impl Executor {
         }
     }
 
-    /// Runs a plan to its end, a suspension, or cancellation.
+    /// Runs a plan to its end, a suspension, or cancellation. The usage's `cpu_ms` counts what this run's
+    /// task spent polling its nodes and what they spent on other threads; a checkpoint's counts only the
+    /// latter (and what earlier deliveries counted).
     pub async fn run(&self, request: RunRequest, sink: Arc<dyn EventSink>) -> RunOutcome {
+        let (mut outcome, polling) = crate::cpu::metered(self.run_plan(request, sink)).await;
+        let usage = outcome.usage_mut();
+        usage.cpu_ms = usage.cpu_ms.saturating_add(millis(polling));
+        outcome
+    }
+
+    async fn run_plan(&self, request: RunRequest, sink: Arc<dyn EventSink>) -> RunOutcome {
         let RunRequest {
             plan,
             inputs,
@@ -361,6 +383,7 @@ impl Executor {
             wall_ms: 0,
             ..resumed.usage.clone()
         };
+        let mut blocking_cpu = Duration::ZERO;
         let mut ready: VecDeque<usize> = (0..count).filter(|index| unresolved[*index] == 0).collect();
         // The running nodes' futures, polled by this run's own task: no task to spawn per node. A node with
         // heavy CPU work runs it on a blocking thread (as the local model and the embedder do).
@@ -454,6 +477,7 @@ impl Executor {
                                 result: Err(error),
                                 tokens: TokenUsage::default(),
                                 counters: BTreeMap::new(),
+                                cpu: Duration::ZERO,
                             }))
                             .boxed(),
                         );
@@ -506,6 +530,8 @@ impl Executor {
             };
             usage.tokens.prompt += finished.tokens.prompt;
             usage.tokens.completion += finished.tokens.completion;
+            blocking_cpu += finished.cpu;
+            usage.cpu_ms = resumed.usage.cpu_ms.saturating_add(millis(blocking_cpu));
             for (name, value) in &finished.counters {
                 *usage.units.entry(name.clone()).or_default() += value;
             }
@@ -692,6 +718,7 @@ async fn attempts(
     let node = &plan.nodes[index];
     let mut attempt = 1;
     let mut tokens = TokenUsage::default();
+    let mut cpu = Duration::ZERO;
     loop {
         sink.emit(EventKind::Started {
             node: Some(node.id.clone()),
@@ -717,9 +744,10 @@ async fn attempts(
             },
             None => work.await,
         };
-        let (counters, used) = ctx.metered();
+        let (counters, used, spent) = ctx.metered();
         tokens.prompt += used.prompt;
         tokens.completion += used.completion;
+        cpu += spent;
         let (status, message) = match &result {
             Ok(NodeOutcome::Done(_)) => (StepStatus::Succeeded, None),
             Ok(NodeOutcome::Suspend(approval)) => (StepStatus::Suspended, Some(approval.reason.clone())),
@@ -764,6 +792,7 @@ async fn attempts(
                     result,
                     tokens,
                     counters,
+                    cpu,
                 };
             }
         }

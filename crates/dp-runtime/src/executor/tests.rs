@@ -99,6 +99,38 @@ impl Node for Work {
     }
 }
 
+/// Spins for `spin_ms` of its thread's CPU, and reports `elsewhere_ms` of CPU spent on another thread.
+struct Busy;
+
+#[derive(Deserialize)]
+struct BusyConfig {
+    spin_ms: u64,
+    elsewhere_ms: u64,
+}
+
+impl Node for Busy {
+    const KIND: &'static str = "busy";
+    type Config = BusyConfig;
+
+    fn check(&self, _config: &BusyConfig) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        config: &BusyConfig,
+        _input: Value,
+        ctx: &NodeContext,
+    ) -> Result<NodeOutcome, NodeError> {
+        let started = crate::cpu::thread_time();
+        while crate::cpu::thread_time().saturating_sub(started) < Duration::from_millis(config.spin_ms) {
+            std::hint::black_box(());
+        }
+        ctx.cpu(Duration::from_millis(config.elsewhere_ms));
+        Ok(NodeOutcome::Done(Value::Null))
+    }
+}
+
 /// Panics when it runs.
 struct Panics;
 
@@ -132,6 +164,7 @@ fn registry(probe: &Arc<Probe>) -> NodeRegistry {
     );
     registry.register(Work(Arc::clone(probe)));
     registry.register(Panics);
+    registry.register(Busy);
     registry
 }
 
@@ -566,5 +599,42 @@ async fn a_node_that_panics_fails_the_run_and_its_siblings_still_finish() {
         finished,
         ["slow"],
         "the sibling ran to its end; nothing after the panic ran"
+    );
+}
+
+#[tokio::test]
+async fn cpu_time_is_counted_in_the_usage_and_carried_by_checkpoints() {
+    let probe = Arc::new(Probe::default());
+    let plan = plan(
+        &probe,
+        json!({
+            "nodes": [
+                {"id": "spin", "kind": "busy", "config": {"spin_ms": 30, "elsewhere_ms": 0}},
+                {"id": "offload", "kind": "busy", "config": {"spin_ms": 0, "elsewhere_ms": 40}}
+            ],
+            "edges": [{"from": "spin", "to": "offload"}]
+        }),
+    );
+    let (outcome, recorder) = run(&plan, None).await;
+    let RunOutcome::Succeeded { usage, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        (70..200).contains(&usage.cpu_ms),
+        "30 ms polled here and 40 elsewhere: {usage:?}"
+    );
+    let last = recorder.checkpoints.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last.usage.cpu_ms, 40,
+        "a checkpoint counts what nodes spent elsewhere"
+    );
+
+    let (resumed, _) = run(&plan, Some(last)).await;
+    let RunOutcome::Succeeded { usage, .. } = resumed else {
+        panic!("{resumed:?}")
+    };
+    assert!(
+        (40..100).contains(&usage.cpu_ms),
+        "an earlier delivery's count carries over: {usage:?}"
     );
 }

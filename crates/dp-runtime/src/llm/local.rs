@@ -84,8 +84,10 @@ impl LocalLlm {
     /// fails; `Unavailable` when stopped.
     pub fn chat_blocking(&self, request: &ChatRequest, stop: &AtomicBool) -> Result<ChatAnswer, LlmError> {
         let model = self.shared.model()?;
-        let generation = generate::generate(&model, request, stop)?;
+        let (generation, cpu) = crate::cpu::timed(|| generate::generate(&model, request, stop));
+        let generation = generation?;
         Ok(ChatAnswer {
+            cpu,
             text: generation.text,
             model: MODEL.to_owned(),
             usage: TokenUsage {

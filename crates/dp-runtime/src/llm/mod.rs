@@ -31,6 +31,9 @@ pub struct ChatAnswer {
     pub text: String,
     pub model: String,
     pub usage: TokenUsage,
+    /// CPU time the completion took on threads other than the caller's (the local model's generation);
+    /// zero for a remote API.
+    pub cpu: std::time::Duration,
 }
 
 /// Why a completion did not come.

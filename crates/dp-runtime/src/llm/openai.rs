@@ -97,6 +97,7 @@ impl OpenAi {
             completion: u64::from(usage.completion_tokens),
         });
         Ok(ChatAnswer {
+            cpu: std::time::Duration::ZERO,
             text,
             model: answer.model,
             usage,

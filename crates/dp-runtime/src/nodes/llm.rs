@@ -282,6 +282,7 @@ impl Node for LlmNode {
         );
         drop(span);
         ctx.tokens(answer.usage);
+        ctx.cpu(answer.cpu);
         let output = match config.response_format {
             ResponseFormat::Text => json!({"text": answer.text, "model": answer.model}),
             ResponseFormat::Json => read_json(&answer.text, &config.required)?,

@@ -17,6 +17,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use protocol::{DeploymentId, OrgId, RunId, TokenUsage};
 use serde::de::DeserializeOwned;
@@ -133,6 +134,7 @@ pub struct NodeContext {
 struct Meter {
     counters: BTreeMap<String, u64>,
     tokens: TokenUsage,
+    cpu: Duration,
 }
 
 impl NodeContext {
@@ -168,9 +170,16 @@ impl NodeContext {
 
     /// The counters and tokens recorded so far.
     #[must_use]
-    pub fn metered(&self) -> (BTreeMap<String, u64>, TokenUsage) {
+    pub fn metered(&self) -> (BTreeMap<String, u64>, TokenUsage, Duration) {
         let meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
-        (meter.counters.clone(), meter.tokens)
+        (meter.counters.clone(), meter.tokens, meter.cpu)
+    }
+
+    /// Records CPU time this step spent on other threads (blocking work); what the run's own task spends
+    /// polling it is counted already.
+    pub fn cpu(&self, spent: Duration) {
+        let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
+        meter.cpu += spent;
     }
 }
 

@@ -1,0 +1,55 @@
+//! CPU time, the basis of a run's compute charge (`usage.cpu_ms`): what the run's own task spends polling its
+//! nodes, and what nodes report of the blocking work they hand to other threads (the local model's
+//! generation). Measured with the calling thread's CPU clock.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// The CPU time the calling thread has used so far.
+#[must_use]
+pub fn thread_time() -> Duration {
+    let spent = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(spent.tv_sec).unwrap_or_default(),
+        u32::try_from(spent.tv_nsec).unwrap_or_default(),
+    )
+}
+
+/// Runs `work` on this thread, with the CPU time it took.
+pub fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let before = thread_time();
+    let output = work();
+    (output, thread_time().saturating_sub(before))
+}
+
+/// Awaits `future`, with the CPU time spent polling it (on whichever threads polled it).
+pub async fn metered<F: Future>(future: F) -> (F::Output, Duration) {
+    let mut future = std::pin::pin!(future);
+    let mut spent = Duration::ZERO;
+    let output = std::future::poll_fn(|cx| {
+        let (poll, took) = timed(|| future.as_mut().poll(cx));
+        spent += took;
+        poll
+    })
+    .await;
+    (output, spent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn busy_polls_count_and_waiting_does_not() {
+        let ((), busy) = metered(async {
+            let started = thread_time();
+            while thread_time().saturating_sub(started) < Duration::from_millis(20) {
+                std::hint::black_box(());
+            }
+        })
+        .await;
+        assert!(busy >= Duration::from_millis(20), "{busy:?}");
+        let ((), idle) = metered(tokio::time::sleep(Duration::from_millis(50))).await;
+        assert!(idle < Duration::from_millis(10), "{idle:?}");
+    }
+}
