@@ -133,18 +133,13 @@ pub async fn book(tx: &mut Conn<'_>, journal: &Journal) -> Result<(), Error> {
         ),
         ("platform".to_owned(), journal.platform.micros()),
     ];
-    for (account, amount_micros) in entries {
-        db::ledger_entries::insert(
-            tx,
-            &LedgerEntry {
-                journal_id: journal.id,
-                account,
-                amount_micros,
-                at: journal.at,
-            },
-        )
-        .await?;
-    }
+    let entries = entries.map(|(account, amount_micros)| LedgerEntry {
+        journal_id: journal.id,
+        account,
+        amount_micros,
+        at: journal.at,
+    });
+    db::ledger_entries::insert_all(tx, &entries).await?;
     Ok(())
 }
 

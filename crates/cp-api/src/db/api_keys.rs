@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::api_keys;
+use super::schema::{api_keys, users};
 use super::{Conn, Id, Time, on_backend};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -24,22 +24,25 @@ pub struct ApiKey {
 ///
 /// A unique violation when the prefix is taken.
 pub async fn insert(conn: &mut Conn<'_>, key: &ApiKey) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::insert_into(api_keys::table)
-        .values(key)
-        .execute(c)
-        .await
-        .map(drop))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::insert_into(api_keys::table).values(key)
+    )
+    .execute(c)
+    .await
+    .map(drop))
 }
 
-/// The key with this prefix, revoked or not.
+/// The key with this prefix, revoked or not, and whether its owner is a platform admin: what a request
+/// made with it needs, in one query.
 ///
 /// # Errors
 ///
 /// `NotFound` when no key has the prefix.
-pub async fn by_prefix(conn: &mut Conn<'_>, prefix: &str) -> QueryResult<ApiKey> {
+pub async fn by_prefix_with_owner(conn: &mut Conn<'_>, prefix: &str) -> QueryResult<(ApiKey, bool)> {
     on_backend!(conn, |c| api_keys::table
+        .inner_join(users::table)
         .filter(api_keys::prefix.eq(prefix))
-        .select(ApiKey::as_select())
+        .select((ApiKey::as_select(), users::is_platform_admin))
         .first(c)
         .await)
 }
@@ -48,11 +51,12 @@ pub async fn by_prefix(conn: &mut Conn<'_>, prefix: &str) -> QueryResult<ApiKey>
 ///
 /// Database errors.
 pub async fn touch(conn: &mut Conn<'_>, id: Id, at: Time) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::update(api_keys::table.find(id))
-        .set(api_keys::last_used_at.eq(at))
-        .execute(c)
-        .await
-        .map(drop))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(api_keys::table.find(id)).set(api_keys::last_used_at.eq(at))
+    )
+    .execute(c)
+    .await
+    .map(drop))
 }
 
 /// A user's keys, newest first.
@@ -84,9 +88,10 @@ pub async fn revoke(conn: &mut Conn<'_>, user_id: Id, id: Id, at: Time) -> Query
     if key.revoked_at.is_some() {
         return Ok(());
     }
-    on_backend!(conn, |c| diesel::update(api_keys::table.find(id))
-        .set(api_keys::revoked_at.eq(at))
-        .execute(c)
-        .await)
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(api_keys::table.find(id)).set(api_keys::revoked_at.eq(at))
+    )
+    .execute(c)
+    .await)
     .map(drop)
 }

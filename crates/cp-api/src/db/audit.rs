@@ -28,11 +28,13 @@ pub struct AuditRow {
 ///
 /// Database errors.
 pub async fn advance_head(conn: &mut Conn<'_>) -> QueryResult<(i64, Vec<u8>)> {
-    on_backend!(conn, |c| diesel::update(audit_head::table.find(1))
-        .set(audit_head::seq.eq(audit_head::seq + 1))
-        .returning((audit_head::seq, audit_head::hash))
-        .get_result(c)
-        .await)
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(audit_head::table.find(1))
+            .set(audit_head::seq.eq(audit_head::seq + 1))
+            .returning((audit_head::seq, audit_head::hash))
+    )
+    .get_result(c)
+    .await)
 }
 
 /// # Errors
@@ -40,12 +42,10 @@ pub async fn advance_head(conn: &mut Conn<'_>) -> QueryResult<(i64, Vec<u8>)> {
 /// Database errors.
 pub async fn append(conn: &mut Conn<'_>, row: &AuditRow) -> QueryResult<()> {
     on_backend!(conn, |c| {
-        diesel::insert_into(audit_log::table)
-            .values(row)
+        super::Prepared(diesel::insert_into(audit_log::table).values(row))
             .execute(c)
             .await?;
-        diesel::update(audit_head::table.find(1))
-            .set(audit_head::hash.eq(&row.hash))
+        super::Prepared(diesel::update(audit_head::table.find(1)).set(audit_head::hash.eq(&row.hash)))
             .execute(c)
             .await
             .map(drop)

@@ -46,16 +46,15 @@ pub async fn insert(conn: &mut Conn<'_>, new: &[NewChange]) -> QueryResult<()> {
         return Ok(());
     }
     match conn {
-        Conn::Postgres(c) => diesel::insert_into(changes::table)
-            .values(new)
+        // One shape per batch size, and batches are at most a claim's.
+        Conn::Postgres(c) => super::Prepared(diesel::insert_into(changes::table).values(new))
             .execute(&mut **c)
             .await
             .map(drop),
         // SQLite's batch insert cannot leave `id` and `tx` to their defaults; its inserts are cheap one by one.
         Conn::Sqlite(c) => {
             for change in new {
-                diesel::insert_into(changes::table)
-                    .values(change)
+                super::Prepared(diesel::insert_into(changes::table).values(change))
                     .execute(&mut **c)
                     .await?;
             }

@@ -34,12 +34,14 @@ pub struct Charge {
 ///
 /// Database errors.
 pub async fn insert_once(conn: &mut Conn<'_>, charge: &Charge) -> QueryResult<bool> {
-    on_backend!(conn, |c| diesel::insert_into(charges::table)
-        .values(charge)
-        .on_conflict_do_nothing()
-        .execute(c)
-        .await
-        .map(|inserted| inserted > 0))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::insert_into(charges::table)
+            .values(charge)
+            .on_conflict_do_nothing()
+    )
+    .execute(c)
+    .await
+    .map(|inserted| inserted > 0))
 }
 
 /// # Errors

@@ -17,15 +17,28 @@ pub struct LedgerEntry {
     pub at: Time,
 }
 
+/// Writes a journal's entries in one statement.
+///
 /// # Errors
 ///
 /// Database errors.
-pub async fn insert(conn: &mut Conn<'_>, entry: &LedgerEntry) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::insert_into(ledger_entries::table)
-        .values(entry)
-        .execute(c)
-        .await
-        .map(drop))
+pub async fn insert_all(conn: &mut Conn<'_>, entries: &[LedgerEntry]) -> QueryResult<()> {
+    match conn {
+        // One shape per count of entries: a journal has three.
+        Conn::Postgres(c) => super::Prepared(diesel::insert_into(ledger_entries::table).values(entries))
+            .execute(&mut **c)
+            .await
+            .map(drop),
+        // SQLite's inserts are calls into the same process: one by one costs nothing more.
+        Conn::Sqlite(c) => {
+            for entry in entries {
+                super::Prepared(diesel::insert_into(ledger_entries::table).values(entry))
+                    .execute(&mut **c)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// A journal's entries.

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use diesel::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{
     AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
@@ -97,14 +97,50 @@ pub const TASKS_CHANNEL: &str = "cp_tasks";
 pub async fn notify(conn: &mut Conn<'_>, channel: &str, payload: &str) -> diesel::QueryResult<()> {
     use diesel::sql_types::Text;
     match conn {
-        Conn::Postgres(c) => diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<Text, _>(channel)
-            .bind::<Text, _>(payload)
-            .execute(&mut **c)
-            .await
-            .map(drop),
+        Conn::Postgres(c) => Prepared(
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(channel)
+                .bind::<Text, _>(payload),
+        )
+        .execute(&mut **c)
+        .await
+        .map(drop),
         Conn::Sqlite(_) => Ok(()),
     }
+}
+
+/// A statement diesel would prepare afresh each time, prepared once per connection and reused.
+///
+/// Diesel never caches an `INSERT` of a struct (its SQL depends on which fields are `None`), any `UPDATE`,
+/// or raw SQL, so on PostgreSQL each costs a parse round trip before the real one. Keyed by its SQL text
+/// instead, such a statement is exact to reuse: the same text is the same statement. Only for statements
+/// whose SQL takes a bounded number of shapes (a batch insert has one per batch size), since each shape
+/// stays prepared for the connection's life.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<Q>(pub Q);
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Prepared<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    type QueryId = ();
+    // No static id: the statement cache keys it by its SQL text.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
 }
 
 /// A pool of connections to one backend.
@@ -243,8 +279,13 @@ impl Pool {
     /// [`Error::Unavailable`] when the database cannot be reached.
     pub async fn open(database: &Database, max_size: usize) -> Result<Self, Error> {
         let pool = match database {
+            // No `SELECT 1` each time a connection is taken (`Fast`): that is a round trip more on every
+            // request, and requests take several. A connection whose server went away is dropped when it
+            // comes back (its socket is closed), after failing the one query that found out.
             Database::Postgres(url) => {
-                let manager = AsyncDieselConnectionManager::<PgConn>::new(url.as_str());
+                let mut config = ManagerConfig::<PgConn>::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let manager = AsyncDieselConnectionManager::<PgConn>::new_with_config(url.as_str(), config);
                 Self::Postgres(build(manager, max_size)?)
             }
             Database::Sqlite(path) => {
@@ -254,6 +295,7 @@ impl Pool {
                     })?;
                 }
                 let mut config = ManagerConfig::<SqliteConn>::default();
+                config.recycling_method = RecyclingMethod::Fast;
                 config.custom_setup = Box::new(|url| {
                     Box::pin(async move {
                         let mut conn = SqliteConn::establish(url).await?;

@@ -59,22 +59,24 @@ impl Run {
 ///
 /// A unique violation when the deployment has a run with the idempotency key already.
 pub async fn insert(conn: &mut Conn<'_>, run: &Run) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::insert_into(runs::table)
-        .values(run)
-        .execute(c)
-        .await
-        .map(drop))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::insert_into(runs::table).values(run)
+    )
+    .execute(c)
+    .await
+    .map(drop))
 }
 
 /// # Errors
 ///
 /// Database errors.
 pub async fn update(conn: &mut Conn<'_>, run: &Run) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::update(runs::table.find(run.id))
-        .set(run)
-        .execute(c)
-        .await
-        .map(drop))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(runs::table.find(run.id)).set(run)
+    )
+    .execute(c)
+    .await
+    .map(drop))
 }
 
 /// # Errors
@@ -219,27 +221,31 @@ pub async fn by_finishing_task(conn: &mut Conn<'_>, task: Id) -> QueryResult<Opt
         .optional())
 }
 
-/// Marks a run started by a delivery (`running`, its attempt, the first start kept); the run.
+/// Marks these runs running as their delivery numbered `attempt` (started at `now` unless they started
+/// before); the runs, in no particular order. One statement for a whole claim.
 ///
 /// # Errors
 ///
-/// `NotFound` when there is no such run.
-pub async fn start(conn: &mut Conn<'_>, id: Id, attempt: i32, now: Time) -> QueryResult<Run> {
+/// Database errors.
+pub async fn start_all(conn: &mut Conn<'_>, ids: &[Id], attempt: i32, now: Time) -> QueryResult<Vec<Run>> {
     use diesel::dsl::sql;
     use diesel::sql_types::Nullable;
 
     use super::sql_types::Timestamptz;
-    on_backend!(conn, |c| diesel::update(runs::table.find(id))
-        .set((
-            runs::state.eq("running"),
-            runs::attempts.eq(attempt),
-            runs::started_at.eq(sql::<Nullable<Timestamptz>>("COALESCE(started_at, ")
-                .bind::<Timestamptz, _>(now)
-                .sql(")")),
-        ))
-        .returning(Run::as_returning())
-        .get_result(c)
-        .await)
+    // On SQLite `IN (…)` has one shape per count of ids; a claim takes at most `MAX_BATCH`.
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(runs::table.filter(runs::id.eq_any(ids)))
+            .set((
+                runs::state.eq("running"),
+                runs::attempts.eq(attempt),
+                runs::started_at.eq(sql::<Nullable<Timestamptz>>("COALESCE(started_at, ")
+                    .bind::<Timestamptz, _>(now)
+                    .sql(")")),
+            ))
+            .returning(Run::as_returning())
+    )
+    .load(c)
+    .await)
 }
 
 /// How many runs the org started since `since`.

@@ -55,22 +55,24 @@ impl Task {
 ///
 /// Database errors.
 pub async fn insert(conn: &mut Conn<'_>, task: &Task) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::insert_into(tasks::table)
-        .values(task)
-        .execute(c)
-        .await
-        .map(drop))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::insert_into(tasks::table).values(task)
+    )
+    .execute(c)
+    .await
+    .map(drop))
 }
 
 /// # Errors
 ///
 /// Database errors.
 pub async fn update(conn: &mut Conn<'_>, task: &Task) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::update(tasks::table.find(task.id))
-        .set(task)
-        .execute(c)
-        .await
-        .map(drop))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(tasks::table.find(task.id)).set(task)
+    )
+    .execute(c)
+    .await
+    .map(drop))
 }
 
 /// Puts a task back for its next delivery: a new id (so whoever held the last one can no longer report
@@ -88,10 +90,11 @@ pub async fn redeliver(conn: &mut Conn<'_>, task: &Task) -> QueryResult<Task> {
         last_seq: 0,
         ..task.clone()
     };
-    on_backend!(conn, |c| diesel::update(tasks::table.find(task.id))
-        .set((tasks::id.eq(next.id), &next))
-        .execute(c)
-        .await)?;
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(tasks::table.find(task.id)).set((tasks::id.eq(next.id), &next))
+    )
+    .execute(c)
+    .await)?;
     Ok(next)
 }
 
@@ -159,15 +162,17 @@ pub async fn claim(
 ) -> QueryResult<Vec<Task>> {
     match conn {
         Conn::Postgres(c) => {
-            diesel::sql_query(
-                "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id IN ( \
-                 SELECT id FROM tasks WHERE deployment_id = $3 AND leased_by IS NULL \
-                 ORDER BY priority DESC, created_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *",
+            super::Prepared(
+                diesel::sql_query(
+                    "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id IN ( \
+                     SELECT id FROM tasks WHERE deployment_id = $3 AND leased_by IS NULL \
+                     ORDER BY priority DESC, created_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *",
+                )
+                .bind::<Text, _>(instance)
+                .bind::<Timestamptz, _>(until)
+                .bind::<Uuid, _>(deployment)
+                .bind::<BigInt, _>(max),
             )
-            .bind::<Text, _>(instance)
-            .bind::<Timestamptz, _>(until)
-            .bind::<Uuid, _>(deployment)
-            .bind::<BigInt, _>(max)
             .load(&mut **c)
             .await
         }

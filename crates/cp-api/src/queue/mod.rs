@@ -293,10 +293,12 @@ async fn recover_lost_leases(tx: &mut Conn<'_>, deployment: Id) -> Result<(), Er
 
 /// What every task of one agent version carries, derived from its manifest.
 #[derive(Debug)]
-struct VersionParts {
-    agent: AgentRef,
+pub(crate) struct VersionParts {
+    pub(crate) agent: AgentRef,
     workflow: serde_json::Value,
-    pricing: manifest::Pricing,
+    pub(crate) pricing: manifest::Pricing,
+    /// The manifest's input schema, compiled: it checks each run's inputs.
+    pub(crate) inputs: manifest::InputValidator,
     /// The publishing org, which earns the developer's share.
     developer_org: Id,
 }
@@ -309,7 +311,16 @@ static VERSIONS: LazyLock<Mutex<VersionCache>> = LazyLock::new(Mutex::default);
 /// Version parts by (agent, version).
 type VersionCache = HashMap<(Id, String), Arc<VersionParts>>;
 
-async fn published_version(tx: &mut Conn<'_>, agent: Id, version: &str) -> Result<Arc<VersionParts>, Error> {
+/// The parts of a published version (every deployment runs one), read and compiled once per process.
+///
+/// # Errors
+///
+/// [`Error::Internal`] for a version that is missing or does not read back; database errors.
+pub(crate) async fn published_version(
+    tx: &mut Conn<'_>,
+    agent: Id,
+    version: &str,
+) -> Result<Arc<VersionParts>, Error> {
     let key = (agent, version.to_owned());
     if let Some(parts) = VERSIONS.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
         return Ok(Arc::clone(parts));
@@ -328,6 +339,7 @@ async fn published_version(tx: &mut Conn<'_>, agent: Id, version: &str) -> Resul
             manifest_digest: stored.digest.clone(),
         },
         workflow,
+        inputs: manifest.input_validator()?,
         pricing: manifest.pricing,
         developer_org: listing.owner_org_id,
     });
@@ -397,15 +409,32 @@ async fn claim_once(
                 .granted_permissions()
                 .map_err(|error| Error::Internal(format!("permissions: {error}")))?,
         };
+        let now = Time::now();
+        // One statement per attempt number among the tasks (nearly always one).
+        let mut runs: HashMap<Id, Run> = HashMap::with_capacity(claimed.len());
+        let mut attempts: Vec<i32> = claimed.iter().map(|task| task.attempt).collect();
+        attempts.sort_unstable();
+        attempts.dedup();
+        for attempt in attempts {
+            let ids: Vec<Id> = claimed
+                .iter()
+                .filter(|task| task.attempt == attempt)
+                .map(|task| task.run_id)
+                .collect();
+            for run in db::runs::start_all(tx, &ids, attempt, now).await? {
+                runs.insert(run.id, run);
+            }
+        }
         let mut envelopes = Vec::with_capacity(claimed.len());
         let mut started = Vec::with_capacity(claimed.len());
         let mut waits = Vec::with_capacity(claimed.len());
         for task in &claimed {
-            let now = Time::now();
             waits.push((now.0 - task.created_at.0).to_std().unwrap_or_default());
-            let run = db::runs::start(tx, task.run_id, task.attempt, now).await?;
-            envelopes.push(envelope(&shared, task, &run)?);
-            started.push(bus::run(&run));
+            let run = runs
+                .get(&task.run_id)
+                .ok_or_else(|| Error::Internal(format!("the run of task {} is missing", task.id.0)))?;
+            envelopes.push(envelope(&shared, task, run)?);
+            started.push(bus::run(run));
         }
         bus::publish(tx, &started).await?;
         Ok((envelopes, waits))

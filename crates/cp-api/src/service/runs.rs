@@ -13,7 +13,6 @@ use crate::db::tasks::Task;
 use crate::db::{self, Conn, Id, Time};
 use crate::error::Error;
 use crate::service::audit::{self, Actor, Entry};
-use crate::service::catalog::stored_manifest;
 use crate::service::keyset;
 
 /// Deliveries a task gets before its run fails.
@@ -224,15 +223,9 @@ pub async fn create(
         {
             return same_key(existing);
         }
-        let agent = db::agents::find(tx, deployment.agent).await?;
-        let version = db::agent_versions::find(tx, agent.id, &deployment.version)
-            .await?
-            .ok_or_else(|| {
-                Error::Internal(format!("deployment {} runs a missing version", deployment.id.0))
-            })?;
-        let manifest = stored_manifest(&version)?;
-        manifest.input_validator()?.check(&request.inputs)?;
-        let least = manifest.pricing.per_run.unwrap_or(Money::ZERO);
+        let version = crate::queue::published_version(tx, deployment.agent, &deployment.version).await?;
+        version.inputs.check(&request.inputs)?;
+        let least = version.pricing.per_run.unwrap_or(Money::ZERO);
         if let Some(max) = request.max_charge {
             limits::check_max_charge(max, least)?;
         }
