@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use actix_web::HttpRequest;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -19,13 +19,9 @@ use protocol::TraceContext;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// The variable that turns traces on (the OTLP/gRPC collector's URL, `http://otel-collector:4317`).
-pub const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// The service name traces carry unless `OTEL_SERVICE_NAME` says otherwise.
 pub const SERVICE: &str = "cp-api";
 
@@ -34,23 +30,6 @@ pub const SERVICE: &str = "cp-api";
 #[must_use = "shut it down on exit, or the last spans are lost"]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
-}
-
-/// Whether `OTEL_EXPORTER_OTLP_ENDPOINT` (or its traces-only form) names a collector.
-#[must_use]
-pub fn enabled() -> bool {
-    [ENDPOINT, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
-}
-
-/// The service name: `OTEL_SERVICE_NAME`, else `default`.
-#[must_use]
-pub fn service_name(default: &str) -> String {
-    std::env::var("OTEL_SERVICE_NAME")
-        .ok()
-        .filter(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 /// A tracer provider exporting in batches to `endpoint`, or to the collector the environment names.
@@ -75,52 +54,24 @@ pub fn tracer_provider(
         .build())
 }
 
-/// The crates the exporter sends with: their spans are never exported (each export would make more).
-const EXPORTER_CRATES: [&str; 8] = [
-    "h2",
-    "hyper",
-    "hyper_util",
-    "tonic",
-    "tower",
-    "opentelemetry",
-    "opentelemetry_sdk",
-    "opentelemetry_otlp",
-];
-
-fn of_the_exporter(target: &str) -> bool {
-    EXPORTER_CRATES.iter().any(|name| {
-        target
-            .strip_prefix(name)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-    })
-}
-
-/// The tracing layer that turns spans into OpenTelemetry spans of `provider`, the exporter's own left out.
-pub fn layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
-where
-    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
-{
-    tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(SERVICE))
-        .with_filter(filter_fn(|metadata| !of_the_exporter(metadata.target())))
-}
-
-/// Installs the log subscriber (stderr, `RUST_LOG`, default `info`) and, when [`enabled`], the OTLP
+/// Installs the log subscriber (stderr, `RUST_LOG`, default `info`) and, when [`protocol::telemetry::enabled`], the OTLP
 /// layer. Call inside a Tokio runtime.
 pub fn init() -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let (provider, failed) = if enabled() {
-        match tracer_provider(&service_name(SERVICE), None) {
+    let (provider, failed) = if protocol::telemetry::enabled() {
+        match tracer_provider(&protocol::telemetry::service_name(SERVICE), None) {
             Ok(provider) => (Some(provider), None),
             Err(error) => (None, Some(error)),
         }
     } else {
         (None, None)
     };
-    let otel = provider.as_ref().map(layer);
+    let otel = provider
+        .as_ref()
+        .map(|provider| protocol::telemetry::layer(provider, SERVICE));
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
@@ -211,6 +162,7 @@ pub fn current_trace_context() -> Option<TraceContext> {
 mod tests {
     use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
     use opentelemetry::trace::TraceId;
+    use opentelemetry::trace::TracerProvider as _;
 
     use super::*;
 
@@ -235,22 +187,6 @@ mod tests {
             TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
         );
         assert!(span.span_context().is_remote());
-    }
-
-    #[test]
-    fn the_exporters_own_spans_are_left_out() {
-        for target in [
-            "h2",
-            "h2::codec",
-            "tonic::transport",
-            "hyper_util::client",
-            "opentelemetry_sdk",
-        ] {
-            assert!(of_the_exporter(target), "{target}");
-        }
-        for target in ["h2o", "cp_api::http", "dp_runtime::nodes", "tonics"] {
-            assert!(!of_the_exporter(target), "{target}");
-        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{Status, TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -22,15 +22,11 @@ use protocol::{TaskEnvelope, TraceContext};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::redact::{RedactingWriter, Redactor};
 
-/// The variable that turns traces on (the OTLP/gRPC collector's URL, `http://otel-collector:4317`).
-pub const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// The service name traces carry unless `OTEL_SERVICE_NAME` says otherwise.
 pub const SERVICE: &str = "dp-runtime";
 
@@ -39,23 +35,6 @@ pub const SERVICE: &str = "dp-runtime";
 #[must_use = "shut it down on exit, or the last spans are lost"]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
-}
-
-/// Whether `OTEL_EXPORTER_OTLP_ENDPOINT` (or its traces-only form) names a collector.
-#[must_use]
-pub fn enabled() -> bool {
-    [ENDPOINT, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
-}
-
-/// The service name: `OTEL_SERVICE_NAME`, else [`SERVICE`].
-#[must_use]
-pub fn service_name() -> String {
-    std::env::var("OTEL_SERVICE_NAME")
-        .ok()
-        .filter(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| SERVICE.to_owned())
 }
 
 /// A tracer provider exporting redacted spans to the collector the environment names, in batches.
@@ -76,50 +55,22 @@ pub fn tracer_provider(
         .build())
 }
 
-/// The crates the exporter sends with: their spans are never exported (each export would make more).
-const EXPORTER_CRATES: [&str; 8] = [
-    "h2",
-    "hyper",
-    "hyper_util",
-    "tonic",
-    "tower",
-    "opentelemetry",
-    "opentelemetry_sdk",
-    "opentelemetry_otlp",
-];
-
-fn of_the_exporter(target: &str) -> bool {
-    EXPORTER_CRATES.iter().any(|name| {
-        target
-            .strip_prefix(name)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-    })
-}
-
-/// The tracing layer that turns spans into OpenTelemetry spans of `provider`, the exporter's own left out.
-pub fn layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
-where
-    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
-{
-    tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(SERVICE))
-        .with_filter(filter_fn(|metadata| !of_the_exporter(metadata.target())))
-}
-
 /// Installs the log subscriber (stderr through the redactor, `RUST_LOG`, default `info`) and, when
 /// [`enabled`], the OTLP layer. Call inside a Tokio runtime.
 pub fn init(redactor: Arc<Redactor>) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer().with_writer(RedactingWriter::new(Arc::clone(&redactor)));
-    let (provider, failed) = if enabled() {
-        match tracer_provider(&service_name(), redactor) {
+    let (provider, failed) = if protocol::telemetry::enabled() {
+        match tracer_provider(&protocol::telemetry::service_name(SERVICE), redactor) {
             Ok(provider) => (Some(provider), None),
             Err(error) => (None, Some(error)),
         }
     } else {
         (None, None)
     };
-    let otel = provider.as_ref().map(layer);
+    let otel = provider
+        .as_ref()
+        .map(|provider| protocol::telemetry::layer(provider, SERVICE));
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
@@ -253,6 +204,7 @@ fn redact_attributes(redactor: &Redactor, attributes: &mut [KeyValue]) {
 
 #[cfg(test)]
 mod tests {
+    use opentelemetry::trace::TracerProvider as _;
     use std::sync::Mutex;
 
     use opentelemetry::trace::TraceId;
@@ -271,22 +223,6 @@ mod tests {
             parent.span().span_context().trace_id(),
             TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
         );
-    }
-
-    #[test]
-    fn the_exporters_own_spans_are_left_out() {
-        for target in [
-            "h2",
-            "h2::codec",
-            "tonic::transport",
-            "hyper_util::client",
-            "opentelemetry_sdk",
-        ] {
-            assert!(of_the_exporter(target), "{target}");
-        }
-        for target in ["h2o", "cp_api::http", "dp_runtime::nodes", "tonics"] {
-            assert!(!of_the_exporter(target), "{target}");
-        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod page;
 pub mod problem;
 pub mod report;
 pub mod task;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 pub mod trace;
 
 pub use a2a::{A2aMessage, A2aStatus};

@@ -215,7 +215,7 @@ async fn one_trace_covers_the_run_request_the_data_planes_nodes_and_the_child_ru
     let otlp = receiver(collected.clone()).await;
     let provider = cp_api::telemetry::tracer_provider("cp-api", Some(&otlp)).unwrap();
     tracing_subscriber::registry()
-        .with(cp_api::telemetry::layer(&provider))
+        .with(protocol::telemetry::layer(&provider, cp_api::telemetry::SERVICE))
         .init();
     let telemetry = cp_api::telemetry::Telemetry::new(provider);
 
