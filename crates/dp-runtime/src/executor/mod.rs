@@ -22,7 +22,7 @@ pub mod expr;
 mod tests;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,6 +82,8 @@ pub struct Plan {
     nodes: Vec<PlannedNode>,
     /// Node weights index `nodes`; edge weights are the edges' conditions.
     graph: DiGraph<usize, Option<Condition>>,
+    /// Each node's direct predecessors, once each, in id order (the order of a checkpoint's nodes).
+    predecessors: Vec<Vec<usize>>,
 }
 
 impl Plan {
@@ -158,6 +160,8 @@ impl Plan {
                 on_error: node.on_error,
             });
         }
+        // Every declared id, prepared or not: an edge to a node whose config is wrong is not an edge to nowhere.
+        let declared: HashSet<&str> = workflow.nodes.iter().map(|node| node.id.as_str()).collect();
         for (index, edge) in workflow.edges.iter().enumerate() {
             let path = format!("workflow.edges[{index}]");
             let condition = match edge.when.as_deref().map(Condition::parse).transpose() {
@@ -169,7 +173,7 @@ impl Plan {
             };
             let from = by_id.get(edge.from.as_str());
             let to = by_id.get(edge.to.as_str());
-            let known = |id: &str| workflow.nodes.iter().any(|node| node.id == id);
+            let known = |id: &str| declared.contains(id);
             if !known(&edge.from) {
                 errors.push(FieldError::new(
                     format!("{path}.from"),
@@ -199,8 +203,24 @@ impl Plan {
                 ));
             }
         }
+        let predecessors = graph
+            .node_indices()
+            .map(|handle| {
+                let mut from: Vec<usize> = graph
+                    .neighbors_directed(handle, Direction::Incoming)
+                    .map(|source| graph[source])
+                    .collect();
+                from.sort_unstable_by(|a, b| nodes[*a].id.cmp(&nodes[*b].id));
+                from.dedup();
+                from
+            })
+            .collect();
         if errors.is_empty() {
-            Ok(Self { nodes, graph })
+            Ok(Self {
+                nodes,
+                graph,
+                predecessors,
+            })
         } else {
             Err(PlanError { errors })
         }
@@ -651,18 +671,28 @@ impl Executor {
 /// A node's input when it has no template: the run's inputs and its direct predecessors' outputs by id
 /// (not every finished node's, which would make a long chain quadratic).
 fn direct_inputs(plan: &Plan, index: usize, inputs: &Value, nodes: &BTreeMap<String, NodeOutput>) -> Value {
-    let mut scope = Map::new();
-    scope.insert("inputs".to_owned(), inputs.clone());
-    for edge in plan
-        .graph
-        .edges_directed(NodeIndex::new(index), Direction::Incoming)
-    {
-        let id = &plan.nodes[plan.graph[edge.source()]].id;
-        if let Some(output) = nodes.get(id) {
-            scope.insert(id.clone(), output.output.clone());
+    let predecessors = &plan.predecessors[index];
+    let mut scope = Vec::with_capacity(predecessors.len() + 1);
+    scope.push(("inputs".to_owned(), inputs.clone()));
+    let mut take = |id: &String, output: &NodeOutput| scope.push((id.clone(), output.output.clone()));
+    if predecessors.len() > 32 {
+        // A join of many: one walk through the finished nodes, both in id order, instead of a lookup each.
+        let mut finished = nodes.iter().peekable();
+        for id in predecessors.iter().map(|from| &plan.nodes[*from].id) {
+            while finished.next_if(|(done, _)| *done < id).is_some() {}
+            if let Some((_, output)) = finished.next_if(|(done, _)| *done == id) {
+                take(id, output);
+            }
+        }
+    } else {
+        for id in predecessors.iter().map(|from| &plan.nodes[*from].id) {
+            if let Some(output) = nodes.get(id) {
+                take(id, output);
+            }
         }
     }
-    Value::Object(scope)
+    // Nearly sorted already, so building the map is close to linear.
+    Value::Object(scope.into_iter().collect())
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -710,7 +740,7 @@ fn release(
 async fn attempts(
     index: usize,
     plan: Arc<Plan>,
-    input: Value,
+    mut input: Value,
     run: Arc<RunContext>,
     cancel: CancellationToken,
     sink: Arc<dyn EventSink>,
@@ -736,7 +766,13 @@ async fn attempts(
             otel.status_code = tracing::field::Empty,
         );
         let ctx = NodeContext::new(node.id.clone(), attempt, Arc::clone(&run), cancel.clone());
-        let work = node.runner.run(input.clone(), &ctx).instrument(span.clone());
+        // The last attempt takes the input itself: no copy for the usual single attempt.
+        let given = if attempt < node.max_attempts {
+            input.clone()
+        } else {
+            std::mem::take(&mut input)
+        };
+        let work = node.runner.run(given, &ctx).instrument(span.clone());
         let result = match node.timeout {
             Some(limit) => match tokio::time::timeout(limit, work).await {
                 Ok(result) => result,

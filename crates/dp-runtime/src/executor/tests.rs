@@ -576,6 +576,41 @@ async fn without_a_template_a_node_gets_the_inputs_and_its_direct_predecessors_o
 }
 
 #[tokio::test]
+async fn a_wide_join_gets_every_branch_that_ran_and_none_that_was_skipped() {
+    let probe = Arc::new(Probe::default());
+    // 60 branches (more than a lookup each is worth), every third one skipped by its condition; ids in
+    // an order that is neither numeric nor the order of the edges.
+    let branches: Vec<String> = (0..60).map(|i| format!("b{}", (i * 37) % 60)).collect();
+    let mut nodes =
+        vec![json!({"id": "root", "kind": "transform", "config": {"op": "length", "input": [1]}})];
+    let mut edges = Vec::new();
+    for (i, id) in branches.iter().enumerate() {
+        nodes.push(json!({"id": id, "kind": "work"}));
+        let when = if i % 3 == 0 { "/root > 5" } else { "/root == 1" };
+        edges.push(json!({"from": "root", "to": id, "when": when}));
+        edges.push(json!({"from": id, "to": "join"}));
+    }
+    nodes.push(json!({"id": "join", "kind": "work"}));
+    let plan = plan(&probe, json!({"nodes": nodes, "edges": edges}));
+    let (outcome, _) = run(&plan, None).await;
+    let RunOutcome::Succeeded { outputs, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let input = outputs["input"].as_object().unwrap();
+    let mut expected: Vec<&str> = branches
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, id)| id.as_str())
+        .chain(["inputs"])
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(input.keys().map(String::as_str).collect::<Vec<_>>(), expected);
+    for id in &expected[..expected.len() - 1] {
+        assert_eq!(input[*id]["node"], *id, "{id}'s own output");
+    }
+}
+#[tokio::test]
 async fn a_node_that_panics_fails_the_run_and_its_siblings_still_finish() {
     let probe = Arc::new(Probe::default());
     let plan = plan(
