@@ -248,6 +248,7 @@ GOOD_DATA_PLANE = [
             "autoscaling": {"enabled": True, "queueDepth": {"enabled": True}},
             "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/dp"}},
             "image": {"repository": "registry.example.com/dp-runtime", "digest": "sha256:" + "a" * 64},
+            "telemetry": {"otlpEndpoint": "http://otel-collector.observability:4317", "metricExportIntervalMs": 15000},
         },
     ),
 ]
@@ -274,6 +275,7 @@ BAD_DATA_PLANE = [
     ),
     ("an unknown memory backend", {"memory": {"backend": "redis"}}, "/memory/backend"),
     ("the Qdrant backend without a URL", {"memory": {"backend": "qdrant"}}, "memory.qdrant.url is empty"),
+    ("a collector that is not a URL", {"telemetry": {"otlpEndpoint": "otel-collector:4317"}}, "/telemetry/otlpEndpoint"),
 ]
 
 GOOD_CONTROL_PLANE = [
@@ -284,6 +286,7 @@ GOOD_CONTROL_PLANE = [
             "ingress": {"enabled": True, "className": "nginx",
                         "tls": [{"secretName": "api-tls", "hosts": ["api.agent-marketplace.dev"]}]},
             "signingKey": {"existingSecret": "cp-api-signing-key"},
+            "telemetry": {"otlpEndpoint": "http://otel-collector.observability:4317"},
             "saasDataPlanes": {
                 "enabled": True,
                 "qdrantUrl": "http://qdrant.qdrant.svc:6334",
@@ -311,8 +314,25 @@ BAD_CONTROL_PLANE = [
 ]
 
 
+def telemetry(chart):
+    """The collector setting reaches dp-runtime's environment and opens egress to it, and only when set."""
+    endpoint = "http://otel-collector.observability:4317"
+    for values, expected in ((None, None), ({"telemetry": {"otlpEndpoint": endpoint}}, endpoint)):
+        objects = render(chart, values, f"telemetry {'on' if expected else 'off'}")
+        config = next(obj for _, obj in objects if obj["kind"] == "ConfigMap")["data"]
+        policy = next(obj for _, obj in objects if obj["kind"] == "NetworkPolicy")["spec"]
+        ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
+        if config.get("OTEL_EXPORTER_OTLP_ENDPOINT") != expected:
+            fail(f"telemetry: OTEL_EXPORTER_OTLP_ENDPOINT is {config.get('OTEL_EXPORTER_OTLP_ENDPOINT')!r}, not {expected!r}")
+        elif (4317 in ports) != bool(expected):
+            fail(f"telemetry: egress to the collector's port is {'missing' if expected else 'open without a collector'}")
+        else:
+            ok(f"telemetry {'on: the collector is in the environment and the egress rules' if expected else 'off: no collector, no egress to one'}")
+
+
 def repo():
     check_chart(os.path.join(ROOT, "charts", "data-plane"), GOOD_DATA_PLANE)
+    telemetry(os.path.join(ROOT, "charts", "data-plane"))
     refuses(os.path.join(ROOT, "charts", "data-plane"), BAD_DATA_PLANE)
     check_chart(os.path.join(ROOT, "charts", "control-plane"), GOOD_CONTROL_PLANE)
     refuses(os.path.join(ROOT, "charts", "control-plane"), BAD_CONTROL_PLANE)

@@ -110,3 +110,13 @@ templates/validate.yaml turns them into a failure.
 {{- end -}}
 {{- trimSuffix "; " $text -}}
 {{- end -}}
+
+{{/* The OpenTelemetry environment of cp-api and the SaaS data planes, when a collector is named. */}}
+{{- define "control-plane.telemetryEnv" -}}
+{{- with .Values.telemetry.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+- name: OTEL_METRIC_EXPORT_INTERVAL
+  value: {{ $.Values.telemetry.metricExportIntervalMs | quote }}
+{{- end }}
+{{- end }}

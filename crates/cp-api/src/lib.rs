@@ -71,6 +71,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
     tokio::spawn(billing::schedule::run(state.pool.clone(), args.billing_check));
+    let metrics_export = metrics::export(&state.pool);
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");
     HttpServer::new(move || {
         App::new()
@@ -81,6 +82,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .shutdown_timeout(30)
     .run()
     .await?;
+    if let Some(export) = metrics_export {
+        export.shutdown().await;
+    }
     Ok(())
 }
 

@@ -12,10 +12,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder, exponential_buckets,
 };
+use protocol::telemetry::metrics::MetricsExport;
 
 use crate::db::{self, Pool};
 use crate::error::Error;
@@ -140,6 +142,42 @@ impl Metrics {
 ///
 /// Database errors.
 pub async fn render(pool: &Pool) -> Result<String, Error> {
+    let mut text = Vec::new();
+    TextEncoder::new()
+        .encode(&families(pool).await?, &mut text)
+        .map_err(|error| Error::Internal(format!("encoding metrics: {error}")))?;
+    let text =
+        String::from_utf8(text).map_err(|error| Error::Internal(format!("encoding metrics: {error}")))?;
+    Ok(text)
+}
+
+/// What the OTLP export sends: [`families`], or the process's own figures while the database cannot be
+/// read.
+pub async fn gathered(pool: &Pool) -> Vec<MetricFamily> {
+    match families(pool).await {
+        Ok(families) => families,
+        Err(error) => {
+            tracing::warn!(%error, "the database's figures are left out of this metrics export");
+            METRICS.registry.gather()
+        }
+    }
+}
+
+/// The OTLP metrics export, when the environment names a collector.
+pub fn export(pool: &Pool) -> Option<MetricsExport> {
+    let pool = pool.clone();
+    MetricsExport::from_env(crate::telemetry::SERVICE, move || {
+        let pool = pool.clone();
+        async move { gathered(&pool).await }
+    })
+}
+
+/// The process's figures and the database's, read now.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn families(pool: &Pool) -> Result<Vec<MetricFamily>, Error> {
     let metrics = &*METRICS;
     let mut pooled = pool.get().await?;
     let mut conn = pooled.conn();
@@ -157,13 +195,7 @@ pub async fn render(pool: &Pool) -> Result<String, Error> {
     metrics
         .webhooks_pending
         .set(db::webhooks::pending_count(&mut conn).await?);
-    let mut text = Vec::new();
-    TextEncoder::new()
-        .encode(&metrics.registry.gather(), &mut text)
-        .map_err(|error| Error::Internal(format!("encoding metrics: {error}")))?;
-    let text =
-        String::from_utf8(text).map_err(|error| Error::Internal(format!("encoding metrics: {error}")))?;
-    Ok(text)
+    Ok(metrics.registry.gather())
 }
 
 /// Middleware timing each request under its route's pattern.

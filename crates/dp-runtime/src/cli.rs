@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use memory::OpenAiConfig;
+use protocol::telemetry::metrics::MetricsExport;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ControlPlane;
@@ -349,6 +350,12 @@ pub async fn serve_until(
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "health and metrics");
     let metrics = Arc::new(Metrics::default());
+    let export = {
+        let metrics = Arc::clone(&metrics);
+        MetricsExport::from_env(crate::telemetry::SERVICE, move || {
+            std::future::ready(metrics.families())
+        })
+    };
     let health = tokio::spawn(crate::health::serve(
         listener,
         Arc::clone(&metrics),
@@ -377,6 +384,9 @@ pub async fn serve_until(
     let result = poller.run(shutdown.clone()).await;
     shutdown.cancel();
     let _ = health.await;
+    if let Some(export) = export {
+        export.shutdown().await;
+    }
     result.map_err(anyhow::Error::from)
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Registry, TextEncoder,
     exponential_buckets,
@@ -65,15 +66,22 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition: this instance's counters and the process's histograms.
+    /// This instance's counters and the process's histograms, as `/metrics` shows them and the OTLP
+    /// export sends them.
     #[must_use]
-    pub fn render(&self) -> String {
+    pub fn families(&self) -> Vec<MetricFamily> {
         self.registered_gauge
             .set(i64::from(self.registered.load(Ordering::Relaxed)));
         let mut families = self.registry.gather();
         families.extend(NODES.registry.gather());
+        families
+    }
+
+    /// The Prometheus text exposition of [`Metrics::families`].
+    #[must_use]
+    pub fn render(&self) -> String {
         let mut text = Vec::new();
-        if let Err(error) = TextEncoder::new().encode(&families, &mut text) {
+        if let Err(error) = TextEncoder::new().encode(&self.families(), &mut text) {
             tracing::warn!(%error, "metrics could not be encoded");
         }
         String::from_utf8(text).unwrap_or_default()

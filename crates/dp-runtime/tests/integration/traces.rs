@@ -1,12 +1,18 @@
-//! One trace across the control plane and the data plane: a real OTLP/gRPC receiver on 127.0.0.1 (the
-//! official protobufs) collects what the control plane (in this process, through its telemetry module) and
-//! two `dp-runtime serve` processes (pointed at it by `OTEL_EXPORTER_OTLP_ENDPOINT`) export while a run
-//! asks an LLM and hands over to a child run over A2A.
+//! One trace across the control plane and the data plane, and both planes' metrics: a real OTLP/gRPC
+//! receiver on 127.0.0.1 (the official protobufs) collects what the control plane (in this process, through
+//! its telemetry and metrics modules) and two `dp-runtime serve` processes (pointed at it by
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`) export while a run asks an LLM and hands over to a child run over A2A.
 
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -14,7 +20,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, metric::Data};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
+use protocol::telemetry::metrics::MetricsExport;
 use serde_json::json;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -24,7 +32,7 @@ use crate::llm::{Script, completion, serve};
 
 /// What the receiver was sent.
 #[derive(Clone, Default)]
-struct Receiver(Arc<Mutex<Vec<ResourceSpans>>>);
+struct Receiver(Arc<Mutex<Vec<ResourceSpans>>>, Arc<Mutex<Vec<ResourceMetrics>>>);
 
 #[tonic::async_trait]
 impl TraceService for Receiver {
@@ -39,16 +47,74 @@ impl TraceService for Receiver {
     }
 }
 
-/// An OTLP/gRPC trace receiver on 127.0.0.1; its URL.
+#[tonic::async_trait]
+impl MetricsService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.1
+            .lock()
+            .unwrap()
+            .extend(request.into_inner().resource_metrics);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// An OTLP/gRPC trace and metrics receiver on 127.0.0.1; its URL.
 async fn receiver(receiver: Receiver) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(receiver))
+            .add_service(TraceServiceServer::new(receiver.clone()))
+            .add_service(MetricsServiceServer::new(receiver))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
     url
+}
+
+/// The last export's metric of each name, by the service that sent it.
+fn last_metric(receiver: &Receiver, service: &str, name: &str) -> Option<Metric> {
+    let exports = receiver.1.lock().unwrap();
+    exports
+        .iter()
+        .filter(|resource| {
+            resource
+                .resource
+                .iter()
+                .flat_map(|r| &r.attributes)
+                .any(|attribute| {
+                    attribute.key == "service.name"
+                        && attribute.value.as_ref().and_then(|value| value.value.as_ref())
+                            == Some(&Any::StringValue(service.to_owned()))
+                })
+        })
+        .flat_map(|resource| &resource.scope_metrics)
+        .flat_map(|scope| &scope.metrics)
+        .rfind(|metric| metric.name == name)
+        .cloned()
+}
+
+/// A histogram's count where a data point's attribute `key` is `value`.
+fn histogram_count(metric: &Metric, key: &str, value: &str) -> u64 {
+    let Some(Data::Histogram(histogram)) = &metric.data else {
+        panic!("not a histogram: {metric:?}")
+    };
+    histogram
+        .data_points
+        .iter()
+        .filter(|point| {
+            point.attributes.iter().any(|attribute| {
+                attribute.key == key
+                    && attribute.value.as_ref().and_then(|v| v.value.as_ref())
+                        == Some(&Any::StringValue(value.to_owned()))
+            })
+        })
+        .map(|point| point.count)
+        .sum()
 }
 
 /// A span with the service that sent it.
@@ -143,8 +209,10 @@ fn data_plane(cp: &Cp, credential: &str, otlp: &str, llm: &str, a2a_token: Optio
         .env("DP_POLL_WAIT", "1s")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
@@ -210,7 +278,7 @@ workflow:
 "#;
 
 #[actix_web::test]
-async fn one_trace_covers_the_run_request_the_data_planes_nodes_and_the_child_run_over_a2a() {
+async fn one_trace_covers_a_run_across_both_planes_and_both_export_their_metrics() {
     let collected = Receiver::default();
     let otlp = receiver(collected.clone()).await;
     let provider = cp_api::telemetry::tracer_provider("cp-api", Some(&otlp)).unwrap();
@@ -228,6 +296,17 @@ async fn one_trace_covers_the_run_request_the_data_planes_nodes_and_the_child_ru
     let (llm, llm_server) = serve(Arc::clone(&script));
 
     let cp = Cp::start().await;
+    let pool = cp.state.pool.clone();
+    let cp_metrics = MetricsExport::spawn(
+        &otlp,
+        "cp-api".to_owned(),
+        Duration::from_millis(200),
+        move || {
+            let pool = pool.clone();
+            async move { cp_api::metrics::gathered(&pool).await }
+        },
+    )
+    .unwrap();
     let market = cp.market().await;
     let asker = cp.publish(&market, ASKER).await;
     let summarizer = cp.publish(&market, SUMMARIZER).await;
@@ -251,7 +330,30 @@ async fn one_trace_covers_the_run_request_the_data_planes_nodes_and_the_child_ru
     terminate(asking_dp).await;
     terminate(summarizing_dp).await;
     telemetry.shutdown().await;
+    cp_metrics.shutdown().await;
     llm_server.stop(false).await;
+
+    // Both planes' metrics, cumulative: the last export of each counts everything.
+    let requests = last_metric(&collected, "cp-api", "cp_http_request_duration_seconds").unwrap();
+    assert_eq!(requests.unit, "s");
+    assert!(histogram_count(&requests, "route", "/api/v1/deployments/{deployment}/runs") >= 1);
+    let Some(Data::Gauge(runs)) = last_metric(&collected, "cp-api", "cp_runs").unwrap().data else {
+        panic!("cp_runs is not a gauge")
+    };
+    assert!(!runs.data_points.is_empty());
+    let nodes = last_metric(&collected, "dp-runtime", "dp_node_duration_seconds").unwrap();
+    assert_eq!(
+        histogram_count(&nodes, "kind", "llm"),
+        1,
+        "each data plane ran one llm node"
+    );
+    let Some(Data::Sum(claimed)) = last_metric(&collected, "dp-runtime", "dp_tasks_claimed")
+        .unwrap()
+        .data
+    else {
+        panic!("dp_tasks_claimed is not a sum")
+    };
+    assert!(claimed.is_monotonic);
 
     let spans = seen(&collected);
     let names: Vec<(String, String)> = spans

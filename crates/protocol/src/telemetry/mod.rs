@@ -1,5 +1,8 @@
-//! What both services' OTLP trace export shares (feature `telemetry`): whether it is on, the service name,
-//! and the tracing layer that turns spans into OpenTelemetry spans without the exporter's own.
+//! What both services' OTLP export shares (feature `telemetry`): whether traces are on, the service name,
+//! the tracing layer that turns spans into OpenTelemetry spans without the exporter's own, and the
+//! [`metrics`] export.
+
+pub mod metrics;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
