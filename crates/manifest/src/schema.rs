@@ -165,7 +165,8 @@ fn plain(value: &Value) -> String {
 
 fn shown(value: &Value) -> String {
     let kind = match value {
-        Value::Null => "null",
+        // An empty YAML value (`edges:` with nothing after it) reads as null.
+        Value::Null => return "nothing (null)".to_owned(),
         Value::Bool(_) => "boolean",
         Value::Number(_) => "number",
         Value::String(_) => "string",
