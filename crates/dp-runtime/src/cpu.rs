@@ -1,26 +1,12 @@
 //! CPU time, the basis of a run's compute charge (`usage.cpu_ms`): what the run's own task spends polling its
 //! nodes, and what nodes report of the blocking work they hand to other threads (the local model's
-//! generation). Measured with the calling thread's CPU clock.
+//! generation, and the memory crate's embedding and store calls, which [`memory::cpu::spent_by`] counts).
+//! Measured with each thread's own CPU clock.
 
 use std::future::Future;
 use std::time::Duration;
 
-/// The CPU time the calling thread has used so far.
-#[must_use]
-pub fn thread_time() -> Duration {
-    let spent = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Duration::new(
-        u64::try_from(spent.tv_sec).unwrap_or_default(),
-        u32::try_from(spent.tv_nsec).unwrap_or_default(),
-    )
-}
-
-/// Runs `work` on this thread, with the CPU time it took.
-pub fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
-    let before = thread_time();
-    let output = work();
-    (output, thread_time().saturating_sub(before))
-}
+pub use memory::cpu::{thread_time, timed};
 
 /// Awaits `future`, with the CPU time spent polling it (on whichever threads polled it).
 pub async fn metered<F: Future>(future: F) -> (F::Output, Duration) {

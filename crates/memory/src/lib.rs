@@ -2,6 +2,7 @@
 
 mod clock;
 mod context;
+pub mod cpu;
 mod embed;
 mod error;
 mod level;

@@ -173,7 +173,8 @@ impl LlmNode {
             ..memory::ContextRequest::default()
         };
         let loading = std::time::Instant::now();
-        let context = memory.load_context(&scope, request).await;
+        let (context, spent) = memory::cpu::spent_by(memory.load_context(&scope, request)).await;
+        ctx.cpu(spent);
         crate::metrics::NODES
             .memory_load
             .observe(loading.elapsed().as_secs_f64());

@@ -167,7 +167,8 @@ impl Node for MemorySearch {
             min_score: config.min_score,
         };
         let searching = std::time::Instant::now();
-        let hits = memory.recall(&scope, recall).await;
+        let (hits, spent) = memory::cpu::spent_by(memory.recall(&scope, recall)).await;
+        ctx.cpu(spent);
         crate::metrics::NODES
             .memory_load
             .observe(searching.elapsed().as_secs_f64());

@@ -108,13 +108,17 @@ impl Node for MemoryWrite {
             .map_err(|error| NodeError::fatal(format!("metadata: {error}")))?;
         let scope = scope_of(ctx, namespace)?;
         let memory = service.get().await.map_err(|error| node_error(&error))?;
-        let written = match (level, namespace) {
-            (Level::Knowledge, Some(namespace)) => {
-                memory.write_knowledge(&scope, namespace, &text, metadata).await
+        let (written, spent) = memory::cpu::spent_by(async {
+            match (level, namespace) {
+                (Level::Knowledge, Some(namespace)) => {
+                    memory.write_knowledge(&scope, namespace, &text, metadata).await
+                }
+                (Level::Episode, _) => memory.write_episode(&scope, &text, metadata).await,
+                _ => memory.write_task_summary(&scope, &text, metadata).await,
             }
-            (Level::Episode, _) => memory.write_episode(&scope, &text, metadata).await,
-            _ => memory.write_task_summary(&scope, &text, metadata).await,
-        };
+        })
+        .await;
+        ctx.cpu(spent);
         let id = written.map_err(|error| node_error(&error))?;
         ctx.count("memory_writes", 1);
         Ok(NodeOutcome::Done(json!({

@@ -188,14 +188,11 @@ impl Embedder for LocalEmbedder {
 
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
         let this = self.clone();
-        let work = move || {
+        crate::cpu::blocking(move || {
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
             this.embed_blocking(&texts)
-        };
-        if tokio::runtime::Handle::try_current().is_err() {
-            return work();
-        }
-        tokio::task::spawn_blocking(work).await?
+        })
+        .await
     }
 }
 

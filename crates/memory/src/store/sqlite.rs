@@ -125,10 +125,7 @@ impl SqliteVec {
         work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let inner = Arc::clone(&self.inner);
-        if tokio::runtime::Handle::try_current().is_err() {
-            return work(&inner);
-        }
-        tokio::task::spawn_blocking(move || work(&inner)).await?
+        crate::cpu::blocking(move || work(&inner)).await
     }
 }
 

@@ -107,3 +107,31 @@ fn bytes_that_are_not_utf8_are_refused_with_their_offset() {
     let error = memory::text_from_bytes(b"ok \xff\xfe").err();
     assert!(matches!(error, Some(memory::Error::NotUtf8(3))), "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpu_an_embedding_takes_is_counted_for_its_caller() -> anyhow::Result<()> {
+    let embedder = embedder()?;
+    let texts: Vec<String> = (0..16)
+        .map(|i| format!("invoice line {i}: compute spend rose sharply in eu-west-1 this week"))
+        .collect();
+    let started = std::time::Instant::now();
+    let (vectors, spent) = memory::cpu::spent_by(embedder.embed(texts.clone())).await;
+    let wall = started.elapsed();
+    assert_eq!(vectors?.len(), 16);
+    // The model ran on a blocking thread, not this task's: its CPU time is what the caller is told.
+    assert!(
+        spent > std::time::Duration::from_millis(5),
+        "{spent:?} of CPU in {wall:?}"
+    );
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    assert!(
+        spent <= wall * u32::try_from(threads)? + std::time::Duration::from_millis(50),
+        "{spent:?} in {wall:?}"
+    );
+
+    // Outside a measured call the same work is simply not counted anywhere.
+    assert_eq!(embedder.embed(texts).await?.len(), 16);
+    let ((), nothing) = memory::cpu::spent_by(async {}).await;
+    assert_eq!(nothing, std::time::Duration::ZERO);
+    Ok(())
+}
