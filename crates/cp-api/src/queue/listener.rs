@@ -1,5 +1,6 @@
 //! On PostgreSQL, each replica keeps one connection `LISTEN`ing for queued tasks, so a claim waiting on any
-//! replica wakes for a run created on another.
+//! replica wakes for a run created on another, or on its own: while the listener is connected, it is the
+//! only thing that wakes claims for queued tasks.
 //!
 //! Live event streams do not listen: a `NOTIFY` serializes committing transactions in PostgreSQL, and one
 //! per claim, event post and completion cost the queue about a third of its throughput (measured with
@@ -27,7 +28,9 @@ pub async fn listen(url: String, wake: Arc<TaskWake>) {
             Err(error) => tracing::warn!(%error, ?backoff, "the task listener failed; reconnecting"),
         }
         // Whatever was announced while no one listened is found by the claims' own rechecks; wake them now
-        // anyway, so nothing waits a whole recheck for it.
+        // anyway, so nothing waits a whole recheck for it. Until the listener is back, this replica wakes
+        // its own claims directly.
+        wake.set_listening(false);
         wake.any_queued();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -39,11 +42,12 @@ async fn listen_once(url: &str, wake: &TaskWake) -> diesel::QueryResult<()> {
         .await
         .map_err(|error| diesel::result::Error::QueryBuilderError(Box::new(error)))?;
     conn.batch_execute(&format!("LISTEN {TASKS_CHANNEL}")).await?;
+    wake.set_listening(true);
     let notifications = conn.notifications_stream();
     let mut notifications = std::pin::pin!(notifications);
     while let Some(notification) = notifications.next().await {
         match notification?.payload.parse() {
-            Ok(deployment) => wake.task_queued(Id(deployment)),
+            Ok(deployment) => wake.announced(Id(deployment)),
             Err(_) => wake.any_queued(),
         }
     }

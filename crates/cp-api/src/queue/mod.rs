@@ -3,9 +3,9 @@
 //! task back (under a new delivery id, attempt + 1, with the run's last checkpoint) until the run's
 //! attempts are spent, when the run fails with the reason kept.
 //!
-//! Waiting claims wake when a run is queued: in this process directly, and on PostgreSQL on every replica,
-//! through `NOTIFY` in the transaction that queues the run and a `LISTEN`ing connection per replica
-//! ([`listener`]). They also look again every [`RECHECK`], which notices lost leases and covers a
+//! Waiting claims wake when a run is queued: on PostgreSQL on every replica, the one that queued it
+//! included, through `NOTIFY` in the transaction that queues the run and a `LISTEN`ing connection per
+//! replica ([`listener`]); on SQLite, and while the listener is away, in this process directly. They also look again every [`RECHECK`], which notices lost leases and covers a
 //! notification lost while the listener reconnects.
 
 pub mod listener;
@@ -64,10 +64,15 @@ impl Wake {
 /// Wakes claims waiting on a deployment: one per queued task, so a run wakes one claim rather than every
 /// claim of every deployment, each of which would look and all but one find nothing. A claim that takes a
 /// full batch passes the wake on, since more may be waiting.
+///
+/// While the PostgreSQL listener is connected it wakes this replica's claims too, from the replica's own
+/// `NOTIFY`, so a task queued here is not announced twice (a second wake sends a claim to look and find
+/// nothing).
 #[derive(Debug)]
 pub struct TaskWake {
     deployments: std::sync::Mutex<HashMap<Id, Arc<tokio::sync::Notify>>>,
     recheck: Duration,
+    listening: std::sync::atomic::AtomicBool,
 }
 
 impl Default for TaskWake {
@@ -83,6 +88,7 @@ impl TaskWake {
         Self {
             deployments: std::sync::Mutex::default(),
             recheck,
+            listening: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -94,9 +100,23 @@ impl TaskWake {
         Arc::clone(deployments.entry(deployment).or_default())
     }
 
-    /// A task was queued for the deployment: wake one of its waiting claims (or the next to wait).
+    /// This replica queued a task for the deployment (and committed): wake one of its waiting claims (or the
+    /// next to wait), unless the listener will, on hearing the transaction's `NOTIFY`.
     pub fn task_queued(&self, deployment: Id) {
+        if !self.listening.load(std::sync::atomic::Ordering::Acquire) {
+            self.announced(deployment);
+        }
+    }
+
+    /// A task was queued for the deployment on some replica (the listener heard its `NOTIFY`).
+    pub fn announced(&self, deployment: Id) {
         self.of(deployment).notify_one();
+    }
+
+    /// Whether the listener is connected and hears every `NOTIFY`, this replica's own included.
+    pub fn set_listening(&self, listening: bool) {
+        self.listening
+            .store(listening, std::sync::atomic::Ordering::Release);
     }
 
     /// Anything may have been queued (after the listener lost its connection): wake every waiting claim.
