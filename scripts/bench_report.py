@@ -71,7 +71,8 @@ def main():
         if path.name == "report.json":
             continue
         for figure in json.loads(path.read_text()):
-            figure["shown"] = f"{figure['value']:.2f} {figure['unit']}"
+            value = figure["value"]
+            figure["shown"] = "n/a" if value is None else f"{value:.2f} {figure['unit']}".strip()
             rows.append(figure)
 
     print()

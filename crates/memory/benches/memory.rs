@@ -1,8 +1,10 @@
 //! The embedded store at 100,000 points of 384 dims across 50 orgs: five-level `load_context` p99 without the
 //! query embedding (target ≤ 10 ms), upsert rate (target ≥ 10,000 points/s), peak resident memory while
 //! loading, and the local model's time per query and per batch of 32, beside a bare filtered top-10 search
-//! measured in the same run.
+//! measured in the same run. When `QDRANT_URL` names a Qdrant server, the same data goes there too and the
+//! server's filtered top-10 is compared with the embedded store's exact one: recall@10 (target ≥ 0.95).
 
+use std::collections::HashSet;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use anyhow::Context as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use memory::{
     AgentScope, Collection, ContextRequest, Filter, Level, LocalEmbedder, Memory, MemoryConfig, Point,
-    Preferences, Search, SqliteVec, SystemClock, VectorStore,
+    Preferences, QdrantServer, Search, SqliteVec, SystemClock, VectorStore,
 };
 use uuid::Uuid;
 
@@ -25,12 +27,15 @@ const NAMESPACES: [&str; 2] = ["cost_anomalies", "runbooks"];
 /// Topics per org: points cluster around them, so a query near one finds knowledge above 0.7.
 const TOPICS: usize = 20;
 const SAMPLES: usize = 2_000;
+/// Filtered searches compared for recall@10.
+const RECALL_QUERIES: usize = 500;
 
 /// One figure of `just bench`'s table (the shape `scripts/bench_report.py` reads).
 #[derive(Debug, serde::Serialize)]
 struct Figure {
     name: &'static str,
-    value: f64,
+    /// None: not measured (what `baseline` says).
+    value: Option<f64>,
     unit: &'static str,
     target: &'static str,
     pass: Option<bool>,
@@ -103,8 +108,13 @@ fn status_mb(field: &str) -> anyhow::Result<f64> {
     Ok(kb / 1024.0)
 }
 
-/// Loads the data set; returns the upsert rate in points per second.
-fn load(runtime: &tokio::runtime::Runtime, store: &SqliteVec, collection: &str) -> anyhow::Result<f64> {
+/// Loads the data set (the same on every call: ids, texts and vectors) into `store`; returns the upsert rate
+/// in points per second.
+fn load<S: VectorStore>(
+    runtime: &tokio::runtime::Runtime,
+    store: &S,
+    collection: &str,
+) -> anyhow::Result<f64> {
     let centres: Vec<Vec<f32>> = (0..TOPICS).map(topic).collect();
     let mut rng = Rng(42);
     let now = 1_800_000_000_000;
@@ -115,7 +125,7 @@ fn load(runtime: &tokio::runtime::Runtime, store: &SqliteVec, collection: &str) 
                 let index = batch * BATCH + at;
                 let level = [Level::Knowledge, Level::Task, Level::Episode][index % 3];
                 Point {
-                    id: Uuid::now_v7(),
+                    id: Uuid::from_u128(u128::try_from(index).unwrap_or_default() + 1),
                     org: org(index % ORGS),
                     level,
                     agent: (level != Level::Knowledge).then(|| format!("agent-{}", rng.below(AGENTS))),
@@ -136,6 +146,58 @@ fn load(runtime: &tokio::runtime::Runtime, store: &SqliteVec, collection: &str) 
     }
     #[expect(clippy::cast_precision_loss, reason = "a rate")]
     Ok(POINTS as f64 / started.elapsed().as_secs_f64())
+}
+
+/// recall@10 of the Qdrant server `QDRANT_URL` names against the embedded store's exact search, over the
+/// same data and the same org-and-level filtered queries; None without a server.
+fn qdrant_recall(
+    runtime: &tokio::runtime::Runtime,
+    exact: &SqliteVec,
+    collection: &str,
+) -> anyhow::Result<Option<f64>> {
+    let Some(url) = std::env::var("QDRANT_URL").ok().filter(|url| !url.is_empty()) else {
+        return Ok(None);
+    };
+    let server = QdrantServer::connect(&url, std::env::var("QDRANT_API_KEY").ok())?;
+    let name = format!("bench_{}", Uuid::now_v7().simple());
+    runtime.block_on(server.ensure_collection(&Collection {
+        name: name.clone(),
+        model: "all-MiniLM-L6-v2".to_owned(),
+        dimension: DIM,
+    }))?;
+    load(runtime, &server, &name)?;
+    let centres: Vec<Vec<f32>> = (0..TOPICS).map(topic).collect();
+    let mut rng = Rng(11);
+    let (mut found, mut wanted) = (0, 0);
+    for _ in 0..RECALL_QUERIES {
+        let centre = rng.below(TOPICS);
+        let vector = near(&mut rng, &centres[centre], 0.04);
+        let search = Search {
+            filter: Filter {
+                level: Some(Level::Knowledge),
+                ..Filter::org(org(rng.below(ORGS)))
+            },
+            vector,
+            limit: 10,
+            min_score: None,
+        };
+        let truth: HashSet<Uuid> = runtime
+            .block_on(exact.search(collection, search.clone()))?
+            .into_iter()
+            .map(|hit| hit.point.id)
+            .collect();
+        let approximate = runtime.block_on(server.search(&name, search))?;
+        found += approximate
+            .iter()
+            .filter(|hit| truth.contains(&hit.point.id))
+            .count();
+        wanted += truth.len();
+    }
+    for index in 0..ORGS {
+        runtime.block_on(server.delete(&name, Filter::org(org(index))))?;
+    }
+    #[expect(clippy::cast_precision_loss, reason = "counts of a few thousand")]
+    Ok(Some(found as f64 / wanted.max(1) as f64))
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {
@@ -312,10 +374,25 @@ fn run(c: &mut Criterion) -> anyhow::Result<()> {
     });
     group.finish();
 
+    let recall = qdrant_recall(&runtime, &store, collection)?;
     report(&[
         Figure {
+            name: "memory/qdrant_recall_at_10",
+            value: recall,
+            unit: "",
+            target: ">= 0.95",
+            pass: recall.map(|recall| recall >= 0.95),
+            baseline: Some(if recall.is_some() {
+                format!(
+                    "against the embedded store's exact search, {RECALL_QUERIES} org+level filtered queries"
+                )
+            } else {
+                "not measured: QDRANT_URL names no Qdrant server".to_owned()
+            }),
+        },
+        Figure {
             name: "memory/load_context_p99_100k",
-            value: context_p99,
+            value: Some(context_p99),
             unit: "ms",
             target: "<= 10 ms",
             pass: Some(context_p99 <= 10.0),
@@ -325,7 +402,7 @@ fn run(c: &mut Criterion) -> anyhow::Result<()> {
         },
         Figure {
             name: "memory/upsert_rate",
-            value: upserts_per_s,
+            value: Some(upserts_per_s),
             unit: "points/s",
             target: ">= 10000/s",
             pass: Some(upserts_per_s >= 10_000.0),
@@ -333,7 +410,7 @@ fn run(c: &mut Criterion) -> anyhow::Result<()> {
         },
         Figure {
             name: "memory/peak_resident_loading_100k",
-            value: loading_mb,
+            value: Some(loading_mb),
             unit: "MB",
             target: "",
             pass: None,
@@ -343,7 +420,7 @@ fn run(c: &mut Criterion) -> anyhow::Result<()> {
         },
         Figure {
             name: "memory/local_embed_per_query",
-            value: embed_one_ms,
+            value: Some(embed_one_ms),
             unit: "ms",
             target: "",
             pass: None,
@@ -351,7 +428,7 @@ fn run(c: &mut Criterion) -> anyhow::Result<()> {
         },
         Figure {
             name: "memory/local_embed_per_batch_32",
-            value: embed_batch_ms,
+            value: Some(embed_batch_ms),
             unit: "ms",
             target: "",
             pass: None,
