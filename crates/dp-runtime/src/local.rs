@@ -151,6 +151,7 @@ async fn run(args: RunLocalArgs, redactor: Arc<Redactor>) -> Result<ExitCode, St
         run: RunContext {
             org_id: Some(args.org.unwrap_or(OrgId(uuid::Uuid::nil()))),
             agent: Some(manifest.id.clone()),
+            memory: manifest.memory.applied(),
             granted_permissions: grants,
             approved_node: args.approve,
             ..RunContext::default()

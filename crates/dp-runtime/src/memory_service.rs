@@ -240,8 +240,9 @@ pub fn node_error(error: &memory::Error) -> crate::nodes::NodeError {
     }
 }
 
-/// Whose memory a node reads and writes: the run's org and agent, never another's. `namespace` is the one
-/// knowledge namespace the node names (the manifest's validation checked that it declares it).
+/// Whose memory a node reads and writes: the run's org and agent, never another's, with the retention the
+/// agent's manifest sets. `namespace` is the one knowledge namespace the node names (the manifest's
+/// validation checked that it declares it).
 ///
 /// # Errors
 ///
@@ -269,10 +270,12 @@ pub fn scope_of_namespaces(
     let agent = ctx.run.agent.clone().ok_or_else(|| {
         crate::nodes::NodeError::fatal("memory needs the run's agent, and this run has none")
     })?;
+    let seconds = |secs: Option<u64>| secs.map(std::time::Duration::from_secs);
     Ok(memory::AgentScope {
         org: org.to_string(),
         agent,
         namespaces,
-        ..memory::AgentScope::default()
+        task_ttl: seconds(ctx.run.memory.task_ttl_secs),
+        episode_ttl: seconds(ctx.run.memory.episode_ttl_secs),
     })
 }

@@ -174,6 +174,17 @@ pub struct Memory {
     pub ttl: MemoryTtl,
 }
 
+impl Memory {
+    /// What a data plane applies of this section, sent with each task.
+    #[must_use]
+    pub fn applied(&self) -> protocol::AgentMemory {
+        protocol::AgentMemory {
+            task_ttl_secs: self.ttl.task.as_ref().map(|ttl| ttl.0.as_secs()),
+            episode_ttl_secs: self.ttl.episode.as_ref().map(|ttl| ttl.0.as_secs()),
+        }
+    }
+}
+
 /// Retention overrides; absent means the platform default (task summaries 30 days, episodes 90 days).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -23,5 +23,5 @@ pub use money::{Money, MoneyError};
 pub use page::Page;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use report::{Completion, Failure, TokenUsage, Usage};
-pub use task::{AgentRef, Checkpoint, Lease, NodeOutput, RunStatus, TaskEnvelope};
+pub use task::{AgentMemory, AgentRef, Checkpoint, Lease, NodeOutput, RunStatus, TaskEnvelope};
 pub use trace::TraceContext;

@@ -37,6 +37,32 @@ pub struct TaskEnvelope {
     pub trace: Option<TraceContext>,
     /// Version of the org's preferences (memory level 5) the data plane should have cached.
     pub preferences_version: u64,
+    /// What the manifest's `memory` section says about retention and context sizes; absent when it says
+    /// nothing (the data plane's defaults apply).
+    #[serde(default, skip_serializing_if = "AgentMemory::is_default")]
+    pub memory: AgentMemory,
+}
+
+/// The manifest's `memory` section as a data plane applies it. Each absent field takes the data plane's
+/// default (task summaries kept 30 days, episodes 90; a context of 5 task summaries, 10 knowledge hits per
+/// namespace at cosine similarity 0.7 or more, 3 episodes, in 10,000 tokens).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentMemory {
+    /// Seconds a task summary (level 2) is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_ttl_secs: Option<u64>,
+    /// Seconds an episode (level 4) is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode_ttl_secs: Option<u64>,
+}
+
+impl AgentMemory {
+    /// Whether nothing is set.
+    #[must_use]
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The agent version a task runs.

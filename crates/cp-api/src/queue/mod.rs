@@ -321,6 +321,8 @@ pub(crate) struct VersionParts {
     pub(crate) inputs: manifest::InputValidator,
     /// The publishing org, which earns the developer's share.
     developer_org: Id,
+    /// The manifest's retention and context sizes, for the data plane.
+    memory: protocol::AgentMemory,
 }
 
 /// Parts of published versions already read, by (agent, version). A published version never changes
@@ -360,6 +362,7 @@ pub(crate) async fn published_version(
         },
         workflow,
         inputs: manifest.input_validator()?,
+        memory: manifest.memory.applied(),
         pricing: manifest.pricing,
         developer_org: listing.owner_org_id,
     });
@@ -405,6 +408,7 @@ fn envelope(claimed: &Claimed, task: &Task, run: &Run) -> Result<TaskEnvelope, E
             tracestate: run.tracestate.clone(),
         }),
         preferences_version: 0,
+        memory: claimed.version.memory.clone(),
     })
 }
 

@@ -190,6 +190,8 @@ on_both_backends! {
         assert_eq!(task["granted_permissions"], json!(["billing:read", "reports:write"]));
         assert_eq!(task["agent"]["id"], AGENT);
         assert!(task["workflow"]["nodes"].as_array().is_some_and(|nodes| !nodes.is_empty()));
+        // The manifest's `memory.ttl.task: 30days`, for the data plane to apply.
+        assert_eq!(task["memory"], json!({"task_ttl_secs": 30 * 86_400}));
         assert_eq!(task["checkpoint"], Value::Null);
         let task_id = task["task_id"].as_str().unwrap().to_owned();
         assert_eq!(app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&at.operator.token)).await.body["state"], "running");

@@ -117,6 +117,8 @@ pub struct RunContext {
     pub approved_node: Option<String>,
     /// The agent's id (`com.aicloud.finops.billing-normalizer`): with the org, whose memory the run uses.
     pub agent: Option<String>,
+    /// What the agent's manifest says about its memory: how long what the run writes is kept.
+    pub memory: protocol::AgentMemory,
 }
 
 /// One attempt of one node.

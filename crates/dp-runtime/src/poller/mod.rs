@@ -323,6 +323,7 @@ impl Poller {
                         granted_permissions: envelope.granted_permissions,
                         approved_node: None,
                         agent: Some(envelope.agent.id.clone()),
+                        memory: envelope.memory,
                     },
                     cancel: stop.clone(),
                 };

@@ -389,3 +389,62 @@ async fn through_the_control_plane_each_orgs_runs_find_only_their_own_orgs_memor
         dp.stop().await;
     }
 }
+
+#[tokio::test]
+async fn what_a_run_writes_is_kept_as_long_as_its_manifest_says() {
+    use memory::VectorStore as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let services = memory_in(&dir, model_dir());
+    let org = OrgId::new();
+    let mut kept = Vec::new();
+    for (level, retention) in [
+        (
+            "task",
+            protocol::AgentMemory {
+                task_ttl_secs: Some(2 * 3600),
+                ..Default::default()
+            },
+        ),
+        (
+            "episode",
+            protocol::AgentMemory {
+                episode_ttl_secs: Some(3 * 86_400),
+                ..Default::default()
+            },
+        ),
+        ("task", protocol::AgentMemory::default()),
+    ] {
+        let workflow = json!({"nodes": [{"id": "step", "kind": "memory_write",
+            "config": {"level": level, "text": "rightsized an idle cluster in eu-west-1"}}]});
+        let plan = Plan::from_json(&workflow, &builtin_registry(&services)).unwrap();
+        let request = RunRequest {
+            plan: Arc::new(plan),
+            inputs: json!({}),
+            checkpoint: None,
+            run: RunContext {
+                org_id: Some(org),
+                agent: Some(AGENT.to_owned()),
+                memory: retention,
+                ..RunContext::default()
+            },
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let written = succeeded(Executor::default().run(request, Arc::new(Quiet)).await);
+        let id: uuid::Uuid = written["id"].as_str().unwrap().parse().unwrap();
+        let memory = services.memory.as_ref().unwrap().get().await.unwrap();
+        let point = memory
+            .store()
+            .get(memory.collection(), &org.to_string(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        kept.push(point.expires_at.unwrap() - point.created_at);
+    }
+    let hours = |ms: i64| ms / 3_600_000;
+    assert_eq!(
+        kept.into_iter().map(hours).collect::<Vec<_>>(),
+        [2, 3 * 24, 30 * 24],
+        "the manifest's task and episode retention, then the default for a manifest that sets none"
+    );
+}

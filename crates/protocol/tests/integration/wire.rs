@@ -73,6 +73,10 @@ fn task_envelope() {
                 tracestate: None,
             }),
             preferences_version: 4,
+            memory: AgentMemory {
+                task_ttl_secs: Some(7 * 24 * 3600),
+                episode_ttl_secs: None,
+            },
         },
     );
 }
