@@ -277,5 +277,40 @@ pub fn scope_of_namespaces(
         namespaces,
         task_ttl: seconds(ctx.run.memory.task_ttl_secs),
         episode_ttl: seconds(ctx.run.memory.episode_ttl_secs),
-    })
+        ..memory::AgentScope::default()
+    }
+    .sized_by(&ctx.run.memory))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_takes_the_retention_and_sizes_the_manifest_sent() {
+        let run = crate::nodes::RunContext {
+            org_id: Some(protocol::OrgId::new()),
+            agent: Some("com.example.agent".to_owned()),
+            memory: protocol::AgentMemory {
+                task_ttl_secs: Some(7200),
+                task_top_k: Some(2),
+                knowledge_min_score: Some(0.5),
+                ..protocol::AgentMemory::default()
+            },
+            ..crate::nodes::RunContext::default()
+        };
+        let ctx = crate::nodes::NodeContext::new(
+            "step".to_owned(),
+            1,
+            Arc::new(run),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let scope = scope_of(&ctx, Some("runbooks")).unwrap();
+        assert_eq!(scope.namespaces, ["runbooks"]);
+        assert_eq!(scope.task_ttl, Some(std::time::Duration::from_secs(7200)));
+        assert_eq!(scope.episode_ttl, None, "the data plane's default");
+        assert_eq!(scope.task_top_k, Some(2));
+        assert_eq!(scope.knowledge_top_k, None);
+        assert_eq!(scope.knowledge_min_score, Some(0.5));
+    }
 }

@@ -20,8 +20,8 @@ use serde_json::Value;
 pub use graph::{Cycle, WorkflowGraph};
 pub use inputs::InputValidator;
 pub use model::{
-    Constraint, Duration, Edge, Manifest, Memory, MemoryTtl, Node, OnError, Pricing, Resources, Retry, Risk,
-    Runtime, Skill, Tool, UnitPrice, Workflow,
+    Constraint, Duration, Edge, Manifest, Memory, MemoryContext, MemoryTtl, Node, OnError, Pricing,
+    Resources, Retry, Risk, Runtime, Skill, Tool, UnitPrice, Workflow,
 };
 pub use path::{Location, Path};
 pub use schema::manifest_schema;

@@ -162,8 +162,8 @@ pub enum Constraint {
     RequiresHumanApprovalForRemediation,
 }
 
-/// Memory the agent uses beyond its run: knowledge namespaces and retention.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Memory the agent uses beyond its run: knowledge namespaces, retention and how much a context loads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Memory {
     /// Knowledge namespaces (level 3) searched for context, e.g. `cost_anomalies`.
@@ -172,6 +172,9 @@ pub struct Memory {
     pub knowledge: Vec<String>,
     #[serde(default)]
     pub ttl: MemoryTtl,
+    /// Left out of the manifest's canonical form (and so of its digest) when nothing is set.
+    #[serde(default, skip_serializing_if = "MemoryContext::is_default")]
+    pub context: MemoryContext,
 }
 
 impl Memory {
@@ -181,7 +184,47 @@ impl Memory {
         protocol::AgentMemory {
             task_ttl_secs: self.ttl.task.as_ref().map(|ttl| ttl.0.as_secs()),
             episode_ttl_secs: self.ttl.episode.as_ref().map(|ttl| ttl.0.as_secs()),
+            task_top_k: self.context.tasks,
+            knowledge_top_k: self.context.knowledge,
+            knowledge_min_score: self.context.min_score,
+            episode_top_k: self.context.episodes,
+            budget_tokens: self.context.budget_tokens,
         }
+    }
+}
+
+/// How much a memory context loads; each absent field takes the platform default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryContext {
+    /// Past task summaries (level 2) per context: 1 to 50 (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 50))]
+    pub tasks: Option<u32>,
+    /// Knowledge hits (level 3) per namespace: 1 to 50 (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 50))]
+    pub knowledge: Option<u32>,
+    /// The least cosine similarity a knowledge hit needs: 0 to 1 (default 0.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub min_score: Option<f64>,
+    /// Past episodes (level 4) per context: 1 to 20 (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 20))]
+    pub episodes: Option<u32>,
+    /// The context's size in o200k tokens: 100 to 100,000 (default: what the `llm` node's `memory` option
+    /// says, else 2,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 100_000))]
+    pub budget_tokens: Option<u32>,
+}
+
+impl MemoryContext {
+    /// Whether nothing is set.
+    #[must_use]
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
     }
 }
 

@@ -74,8 +74,9 @@ impl MemoryConfig {
     }
 }
 
-/// Whose memory: the org, the agent, and what the agent's manifest declares.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Whose memory: the org, the agent, and what the agent's manifest declares. The manifest's numbers, when
+/// it sets them, take the place of the [`MemoryConfig`] defaults (TTLs within its limits).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AgentScope {
     pub org: String,
     pub agent: String,
@@ -83,6 +84,10 @@ pub struct AgentScope {
     pub namespaces: Vec<String>,
     pub task_ttl: Option<Duration>,
     pub episode_ttl: Option<Duration>,
+    pub task_top_k: Option<usize>,
+    pub knowledge_top_k: Option<usize>,
+    pub knowledge_min_score: Option<f32>,
+    pub episode_top_k: Option<usize>,
 }
 
 impl AgentScope {
@@ -99,6 +104,22 @@ impl AgentScope {
             namespaces: declared.knowledge.clone(),
             task_ttl: declared.ttl.task.as_ref().map(|ttl| ttl.0),
             episode_ttl: declared.ttl.episode.as_ref().map(|ttl| ttl.0),
+            ..Self::default()
+        }
+        .sized_by(&declared.applied())
+    }
+
+    /// This scope with the context sizes `declared` sets (a task envelope's `memory`).
+    #[must_use]
+    pub fn sized_by(self, declared: &protocol::AgentMemory) -> Self {
+        let count = |k: Option<u32>| k.and_then(|k| usize::try_from(k).ok());
+        Self {
+            task_top_k: count(declared.task_top_k),
+            knowledge_top_k: count(declared.knowledge_top_k),
+            #[expect(clippy::cast_possible_truncation, reason = "a similarity from 0 to 1")]
+            knowledge_min_score: declared.knowledge_min_score.map(|score| score as f32),
+            episode_top_k: count(declared.episode_top_k),
+            ..self
         }
     }
 
@@ -309,21 +330,25 @@ impl<S: VectorStore, E: Embedder> Memory<S, E> {
                 let tasks = self.search(
                     filter(Level::Task).agent(&scope.agent),
                     &vector,
-                    self.config.task_top_k,
+                    scope.task_top_k.unwrap_or(self.config.task_top_k),
                     None,
                 );
                 let episodes = self.search(
                     filter(Level::Episode).agent(&scope.agent),
                     &vector,
-                    self.config.episode_top_k,
+                    scope.episode_top_k.unwrap_or(self.config.episode_top_k),
                     None,
                 );
                 let knowledge = futures_util::future::try_join_all(namespaces.iter().map(|namespace| {
                     self.search(
                         filter(Level::Knowledge).namespace(namespace),
                         &vector,
-                        self.config.knowledge_top_k,
-                        Some(self.config.knowledge_min_score),
+                        scope.knowledge_top_k.unwrap_or(self.config.knowledge_top_k),
+                        Some(
+                            scope
+                                .knowledge_min_score
+                                .unwrap_or(self.config.knowledge_min_score),
+                        ),
                     )
                 }));
                 let (preferences, tasks, episodes, knowledge) =

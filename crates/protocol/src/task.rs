@@ -55,6 +55,21 @@ pub struct AgentMemory {
     /// Seconds an episode (level 4) is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub episode_ttl_secs: Option<u64>,
+    /// Past task summaries (level 2) per context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_top_k: Option<u32>,
+    /// Knowledge hits (level 3) per namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_top_k: Option<u32>,
+    /// The least cosine similarity a knowledge hit needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_min_score: Option<f64>,
+    /// Past episodes (level 4) per context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode_top_k: Option<u32>,
+    /// The context's size in tokens, when the node asking for it names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<u32>,
 }
 
 impl AgentMemory {

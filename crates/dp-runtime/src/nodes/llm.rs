@@ -9,7 +9,9 @@
 //!
 //! `memory` (optional) starts the prompt with what the run's org and agent remember: the memory crate's
 //! context (preferences, past task summaries and episodes, the named knowledge `namespaces`), searched by
-//! `query` (filled like the prompt) and cut to `budget_tokens` (default 2,000).
+//! `query` (filled like the prompt) and cut to `budget_tokens` (default: the manifest's
+//! `memory.context.budget_tokens`, else 2,000). The manifest's other `memory.context` numbers size the
+//! context's levels.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -109,13 +111,14 @@ pub struct MemoryContextConfig {
     /// Knowledge namespaces searched (declared under the manifest's `memory.knowledge`).
     #[serde(default)]
     pub namespaces: Vec<String>,
-    #[serde(default = "default_budget")]
-    pub budget_tokens: usize,
+    /// Tokens the context may take; none: the manifest's `memory.context.budget_tokens`, else
+    /// [`DEFAULT_BUDGET`].
+    #[serde(default)]
+    pub budget_tokens: Option<usize>,
 }
 
-fn default_budget() -> usize {
-    2_000
-}
+/// A context's size in tokens when neither the node nor the manifest says.
+pub const DEFAULT_BUDGET: usize = 2_000;
 
 /// A JSON answer, read and checked.
 fn read_json(text: &str, required: &[String]) -> Result<Value, NodeError> {
@@ -169,7 +172,13 @@ impl LlmNode {
         let memory = service.get().await.map_err(|error| node_error(&error))?;
         let request = memory::ContextRequest {
             query,
-            budget_tokens: Some(config.budget_tokens),
+            budget_tokens: Some(config.budget_tokens.unwrap_or_else(|| {
+                ctx.run
+                    .memory
+                    .budget_tokens
+                    .and_then(|budget| usize::try_from(budget).ok())
+                    .unwrap_or(DEFAULT_BUDGET)
+            })),
             ..memory::ContextRequest::default()
         };
         let loading = std::time::Instant::now();
@@ -204,7 +213,7 @@ impl Node for LlmNode {
             }
             Template::parse(&Value::String(memory.query.clone()))
                 .map_err(|error| format!("memory.query: {error}"))?;
-            if memory.budget_tokens == 0 {
+            if memory.budget_tokens == Some(0) {
                 return Err("memory.budget_tokens must be more than 0".to_owned());
             }
         }

@@ -328,6 +328,38 @@ async fn task_summaries_expire_after_30_days_and_episodes_after_90() -> anyhow::
 }
 
 #[tokio::test]
+async fn a_manifest_sizes_its_contexts() -> anyhow::Result<()> {
+    let Fixture {
+        memory, scope, _dir, ..
+    } = fixture().await?;
+    let null = serde_json::Value::Null;
+    for index in 0..4 {
+        let text = format!("Storage costs rose in region {index} because snapshots were never deleted.");
+        memory.write_task_summary(&scope, &text, null.clone()).await?;
+        memory
+            .write_episode(&scope, &format!("episode {index}: {text}"), null.clone())
+            .await?;
+    }
+    let ask = || request("why did storage costs rise");
+    let default = memory.load_context(&scope, ask()).await?;
+    assert_eq!(
+        (default.tasks.len(), default.episodes.len()),
+        (4, 3),
+        "5 and 3 by default"
+    );
+
+    let declared: manifest::Memory = serde_json::from_value(serde_json::json!({
+        "knowledge": ["cost_anomalies", "runbooks"],
+        "context": {"tasks": 2, "episodes": 1, "knowledge": 4, "min_score": 0.99}
+    }))?;
+    let sized = AgentScope::from_manifest(scope.org.clone(), scope.agent.clone(), &declared);
+    assert_eq!(sized.knowledge_top_k, Some(4));
+    let tuned = memory.load_context(&sized, ask()).await?;
+    assert_eq!((tuned.tasks.len(), tuned.episodes.len()), (2, 1));
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_manifest_tunes_lifetimes_within_limits() -> anyhow::Result<()> {
     let Fixture {
         memory,

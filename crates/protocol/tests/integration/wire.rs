@@ -75,7 +75,9 @@ fn task_envelope() {
             preferences_version: 4,
             memory: AgentMemory {
                 task_ttl_secs: Some(7 * 24 * 3600),
-                episode_ttl_secs: None,
+                knowledge_top_k: Some(20),
+                knowledge_min_score: Some(0.6),
+                ..AgentMemory::default()
             },
         },
     );
