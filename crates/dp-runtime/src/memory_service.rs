@@ -270,16 +270,13 @@ pub fn scope_of_namespaces(
     let agent = ctx.run.agent.clone().ok_or_else(|| {
         crate::nodes::NodeError::fatal("memory needs the run's agent, and this run has none")
     })?;
-    let seconds = |secs: Option<u64>| secs.map(std::time::Duration::from_secs);
     Ok(memory::AgentScope {
         org: org.to_string(),
         agent,
         namespaces,
-        task_ttl: seconds(ctx.run.memory.task_ttl_secs),
-        episode_ttl: seconds(ctx.run.memory.episode_ttl_secs),
         ..memory::AgentScope::default()
     }
-    .sized_by(&ctx.run.memory))
+    .with_declared(&ctx.run.memory))
 }
 
 #[cfg(test)]

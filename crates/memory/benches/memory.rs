@@ -148,6 +148,15 @@ fn load<S: VectorStore>(
     Ok(POINTS as f64 / started.elapsed().as_secs_f64())
 }
 
+/// A collection of the local model's vectors.
+fn collection_named(name: &str) -> Collection {
+    Collection {
+        name: name.to_owned(),
+        model: "all-MiniLM-L6-v2".to_owned(),
+        dimension: DIM,
+    }
+}
+
 /// recall@10 of the Qdrant server `QDRANT_URL` names against the embedded store's exact search, over the
 /// same data and the same org-and-level filtered queries; None without a server.
 fn qdrant_recall(
@@ -160,11 +169,7 @@ fn qdrant_recall(
     };
     let server = QdrantServer::connect(&url, std::env::var("QDRANT_API_KEY").ok())?;
     let name = format!("bench_{}", Uuid::now_v7().simple());
-    runtime.block_on(server.ensure_collection(&Collection {
-        name: name.clone(),
-        model: "all-MiniLM-L6-v2".to_owned(),
-        dimension: DIM,
-    }))?;
+    runtime.block_on(server.ensure_collection(&collection_named(&name)))?;
     load(runtime, &server, &name)?;
     let centres: Vec<Vec<f32>> = (0..TOPICS).map(topic).collect();
     let mut rng = Rng(11);
@@ -244,11 +249,7 @@ fn run(c: &mut Criterion) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = SqliteVec::open(dir.path())?;
     let collection = "memory_all_minilm_l6_v2";
-    runtime.block_on(store.ensure_collection(&Collection {
-        name: collection.to_owned(),
-        model: "all-MiniLM-L6-v2".to_owned(),
-        dimension: DIM,
-    }))?;
+    runtime.block_on(store.ensure_collection(&collection_named(collection)))?;
 
     // Before the model and the token tables load, so the peak is the store's and the data's.
     let upserts_per_s = load(&runtime, &store, collection)?;

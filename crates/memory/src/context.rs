@@ -102,18 +102,19 @@ impl AgentScope {
             org: org.into(),
             agent: agent.into(),
             namespaces: declared.knowledge.clone(),
-            task_ttl: declared.ttl.task.as_ref().map(|ttl| ttl.0),
-            episode_ttl: declared.ttl.episode.as_ref().map(|ttl| ttl.0),
             ..Self::default()
         }
-        .sized_by(&declared.applied())
+        .with_declared(&declared.applied())
     }
 
-    /// This scope with the context sizes `declared` sets (a task envelope's `memory`).
+    /// This scope with the retention and context sizes `declared` sets (what a task envelope carries of the
+    /// manifest's `memory` section).
     #[must_use]
-    pub fn sized_by(self, declared: &protocol::AgentMemory) -> Self {
+    pub fn with_declared(self, declared: &protocol::AgentMemory) -> Self {
         let count = |k: Option<u32>| k.and_then(|k| usize::try_from(k).ok());
         Self {
+            task_ttl: declared.task_ttl_secs.map(Duration::from_secs),
+            episode_ttl: declared.episode_ttl_secs.map(Duration::from_secs),
             task_top_k: count(declared.task_top_k),
             knowledge_top_k: count(declared.knowledge_top_k),
             #[expect(clippy::cast_possible_truncation, reason = "a similarity from 0 to 1")]
