@@ -102,6 +102,7 @@ diesel::table! {
         id -> Int4,
         seq -> Int8,
         hash -> Bytea,
+        prev_hash -> Bytea,
     }
 }
 

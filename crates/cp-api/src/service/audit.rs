@@ -41,9 +41,8 @@ pub struct Entry<'a> {
 ///
 /// Database errors.
 pub async fn record(conn: &mut Conn<'_>, entry: Entry<'_>) -> Result<(), Error> {
-    let (seq, prev_hash) = audit::advance_head(conn).await?;
-    let mut row = AuditRow {
-        seq,
+    let row = AuditRow {
+        seq: 0,
         at: Time::now(),
         actor_user_id: entry.actor,
         org_id: entry.org,
@@ -51,11 +50,11 @@ pub async fn record(conn: &mut Conn<'_>, entry: Entry<'_>) -> Result<(), Error> 
         target: entry.target,
         change_digest: format!("sha256:{}", hex::encode(Sha256::digest(canonical(&entry.change)))),
         client_addr: entry.client_addr,
-        prev_hash,
+        prev_hash: Vec::new(),
         hash: Vec::new(),
     };
-    row.hash = hash_of(&row);
-    audit::append(conn, &row).await?;
+    let covered = covered(&row);
+    audit::append(conn, row, &covered).await?;
     Ok(())
 }
 
@@ -64,9 +63,9 @@ fn canonical(value: &impl Serialize) -> Vec<u8> {
     serde_json_canonicalizer::to_vec(value).unwrap_or_default()
 }
 
-/// What a row's hash covers.
-fn hash_of(row: &AuditRow) -> Vec<u8> {
-    let fields = json!({
+/// What a row's hash covers besides its link and sequence number: its fields as canonical JSON.
+fn covered(row: &AuditRow) -> Vec<u8> {
+    canonical(&json!({
         "at": row.at.0.timestamp_micros(),
         "actor_user_id": row.actor_user_id.map(|id| id.0),
         "org_id": row.org_id.map(|id| id.0),
@@ -74,12 +73,12 @@ fn hash_of(row: &AuditRow) -> Vec<u8> {
         "target": row.target,
         "change_digest": row.change_digest,
         "client_addr": row.client_addr,
-    });
-    let mut hasher = Sha256::new();
-    hasher.update(&row.prev_hash);
-    hasher.update(row.seq.to_be_bytes());
-    hasher.update(canonical(&fields));
-    hasher.finalize().to_vec()
+    }))
+}
+
+/// The hash a row should have.
+fn hash_of(row: &AuditRow) -> Vec<u8> {
+    audit::link(&row.prev_hash, row.seq, &covered(row))
 }
 
 /// How far the chain checked out.
