@@ -62,8 +62,13 @@ impl Wake {
 }
 
 /// Wakes claims waiting on a deployment: one per queued task, so a run wakes one claim rather than every
-/// claim of every deployment, each of which would look and all but one find nothing. A claim that takes a
-/// full batch passes the wake on, since more may be waiting.
+/// claim of every deployment, each of which would look and all but one find nothing.
+///
+/// One wake per task is enough: every transaction that queues a task announces it, a woken claim takes at
+/// least the task that woke it unless another claim took that one first (one wake, one task either way),
+/// and a claim listens before it looks, so a task queued while it looks wakes it. Claims do not pass a wake
+/// on after a full batch: with one task each, that sent a second claim to find nothing for every task. A
+/// claim that fails after it was woken, and so strands its wake, is covered by the [`RECHECK`].
 ///
 /// While the PostgreSQL listener is connected it wakes this replica's claims too, from the replica's own
 /// `NOTIFY`, so a task queued here is not announced twice (a second wake sends a claim to look and find
@@ -507,10 +512,6 @@ pub async fn next(
             let mut pooled = pool.get().await?;
             claim_once(&mut pooled.conn(), caller, instance, max).await?
         };
-        if claimed.len() == usize::try_from(max).unwrap_or(usize::MAX) {
-            // A full batch: more may be queued, so let the next waiting claim look too.
-            notify.notify_one();
-        }
         let now = tokio::time::Instant::now();
         if !claimed.is_empty() || now >= deadline {
             return Ok(claimed);
