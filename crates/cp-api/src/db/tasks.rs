@@ -132,6 +132,35 @@ pub async fn of_run(conn: &mut Conn<'_>, run: Id) -> QueryResult<Option<Task>> {
         .optional())
 }
 
+/// What a claim on a deployment would find, looked up in one statement without a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimable {
+    /// Tasks wait for a data plane.
+    pub queued: bool,
+    /// Leases ran out (their tasks go back, or their runs fail).
+    pub lost: bool,
+}
+
+/// Whether the deployment has tasks to claim or leases that ran out before `now`.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn claimable(conn: &mut Conn<'_>, deployment: Id, now: Time) -> QueryResult<Claimable> {
+    let of_deployment = || tasks::table.filter(tasks::deployment_id.eq(deployment));
+    let (queued, lost) = on_backend!(conn, |c| diesel::select((
+        diesel::dsl::exists(of_deployment().filter(tasks::leased_by.is_null())),
+        diesel::dsl::exists(
+            of_deployment()
+                .filter(tasks::leased_by.is_not_null())
+                .filter(tasks::lease_expires_at.lt(now))
+        ),
+    ))
+    .get_result(c)
+    .await)?;
+    Ok(Claimable { queued, lost })
+}
+
 /// A deployment's tasks whose lease ran out before `now`.
 ///
 /// # Errors

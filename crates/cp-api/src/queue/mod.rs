@@ -417,15 +417,22 @@ fn envelope(claimed: &Claimed, task: &Task, run: &Run) -> Result<TaskEnvelope, E
     })
 }
 
-/// One claim: put back lost leases, lease up to `max` tasks, start their runs.
+/// One claim: put back lost leases, lease up to `max` tasks, start their runs. A claim that would find
+/// nothing (as most claims of idle data planes do) costs one statement and no transaction.
 async fn claim_once(
     conn: &mut Conn<'_>,
     caller: DataPlaneCaller,
     instance: &str,
     max: i64,
 ) -> Result<Vec<TaskEnvelope>, Error> {
+    let claimable = db::tasks::claimable(conn, caller.deployment_id, Time::now()).await?;
+    if !claimable.queued && !claimable.lost {
+        return Ok(Vec::new());
+    }
     let (envelopes, waits) = db::transaction(conn, async |tx| {
-        recover_lost_leases(tx, caller.deployment_id).await?;
+        if claimable.lost {
+            recover_lost_leases(tx, caller.deployment_id).await?;
+        }
         let claimed = db::tasks::claim(tx, caller.deployment_id, instance, max, lease_until()).await?;
         if claimed.is_empty() {
             return Ok((Vec::new(), Vec::new()));
