@@ -70,6 +70,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     webhooks::spawn(state.pool.clone(), webhook_config, state.run_changed.clone());
     queue::listener::spawn(&database, &state.wake);
     tokio::spawn(queue::watch_deployments(state.pool.clone()));
+    if matches!(database, db::Database::Postgres(_)) {
+        tokio::spawn(queue::keep_tasks_vacuumed(state.pool.clone()));
+    }
     tokio::spawn(billing::schedule::run(state.pool.clone(), args.billing_check));
     let metrics_export = metrics::export(&state.pool);
     tracing::info!(bind = %args.bind, database = %database.describe(), "serving");

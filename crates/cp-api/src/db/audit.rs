@@ -95,7 +95,10 @@ pub async fn append(conn: &mut Conn<'_>, mut row: AuditRow, covered: &[u8]) -> Q
                 .execute(&mut **c)
                 .await?;
             diesel::update(audit_head::table.find(1))
-                .set((audit_head::hash.eq(&row.hash), audit_head::prev_hash.eq(&row.prev_hash)))
+                .set((
+                    audit_head::hash.eq(&row.hash),
+                    audit_head::prev_hash.eq(&row.prev_hash),
+                ))
                 .execute(&mut **c)
                 .await?;
         }

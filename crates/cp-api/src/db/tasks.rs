@@ -161,6 +161,42 @@ pub async fn claimable(conn: &mut Conn<'_>, deployment: Id, now: Time) -> QueryR
     Ok(Claimable { queued, lost })
 }
 
+/// How many dead row versions (of tasks claimed or finished) the table holds, as PostgreSQL's statistics
+/// last counted them; 0 on SQLite, whose deleted rows leave nothing for a claim to step over.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn dead_rows(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    match conn {
+        Conn::Postgres(c) => {
+            diesel::select(diesel::dsl::sql::<BigInt>(
+                "COALESCE((SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'tasks'::regclass), 0)",
+            ))
+            .get_result(&mut **c)
+            .await
+        }
+        Conn::Sqlite(_) => Ok(0),
+    }
+}
+
+/// Vacuums the table on PostgreSQL, unless a vacuum of it is already under way; nothing on SQLite.
+/// Whether it asked for one. Not in a transaction.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn vacuum(conn: &mut Conn<'_>) -> QueryResult<bool> {
+    match conn {
+        Conn::Postgres(c) => {
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut **c, "VACUUM (SKIP_LOCKED) tasks")
+                .await?;
+            Ok(true)
+        }
+        Conn::Sqlite(_) => Ok(false),
+    }
+}
+
 /// A deployment's tasks whose lease ran out before `now`.
 ///
 /// # Errors

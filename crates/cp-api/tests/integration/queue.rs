@@ -613,3 +613,66 @@ async fn the_claim_is_served_by_its_index() {
         "{plan:#?}"
     );
 }
+
+#[derive(diesel::QueryableByName)]
+struct VacuumCount {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    vacuum_count: i64,
+}
+
+async fn tasks_vacuum_count(app: &TestApp) -> i64 {
+    use diesel_async::RunQueryDsl;
+    let mut pooled = app.state.pool.get().await.unwrap();
+    let cp_api::db::Conn::Postgres(conn) = pooled.conn() else {
+        unreachable!()
+    };
+    let counted: VacuumCount =
+        diesel::sql_query("SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'tasks'::regclass")
+            .get_result(conn)
+            .await
+            .unwrap();
+    counted.vacuum_count
+}
+
+/// Finished and claimed tasks leave dead row versions that every claim steps over until a vacuum: the
+/// control plane vacuums the table once more than its threshold wait, and not before (PostgreSQL; SQLite
+/// has nothing to vacuum).
+#[actix_web::test]
+async fn dead_tasks_are_vacuumed_past_the_threshold() {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        for _ in 0..3 {
+            assert_eq!(
+                start_run(&app, &at, inputs(), None).await.status,
+                StatusCode::CREATED
+            );
+            let claimed = dp(&app, &at.credential, "tasks/next?instance_id=dp-1&wait=0s", None).await;
+            let task = claimed.body["tasks"][0]["task_id"].as_str().unwrap().to_owned();
+            let done = dp(
+                &app,
+                &at.credential,
+                &format!("tasks/{task}/complete"),
+                Some(json!({"outputs": {"records": 1, "total_cost": "1.00", "payload_ref": "x"}})),
+            )
+            .await;
+            assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+        }
+        let mut pooled = app.state.pool.get().await.unwrap();
+        let mut conn = pooled.conn();
+        let vacuumed = cp_api::queue::vacuum_tasks(&mut conn, i64::MAX).await.unwrap();
+        assert!(!vacuumed, "under the threshold");
+        if backend == Backend::Sqlite {
+            assert!(!cp_api::queue::vacuum_tasks(&mut conn, -1).await.unwrap());
+            continue;
+        }
+        drop(pooled);
+        let before = tasks_vacuum_count(&app).await;
+        let mut pooled = app.state.pool.get().await.unwrap();
+        assert!(cp_api::queue::vacuum_tasks(&mut pooled.conn(), -1).await.unwrap());
+        drop(pooled);
+        assert_eq!(tasks_vacuum_count(&app).await, before + 1);
+    }
+}
