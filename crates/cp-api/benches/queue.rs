@@ -6,7 +6,7 @@
 //!   SQL claim loop (8 workers leasing and deleting one task per transaction, no HTTP, no runs);
 //! - how soon an idle long-poll returns a run after it is created, p50 (target ≤ 2 ms) and p99 (≤ 10 ms):
 //!   from the creating request's answer to the claim's answer (0 when the claim answers first);
-//! - the resident memory 1,000 concurrent idle long-polls add (target < 50 MB).
+//! - the resident memory 1,000 concurrent idle long-polls add to a freshly started `cp-api` (target < 50 MB).
 //!
 //! `BENCH_TASKS` changes how many tasks each throughput figure drains (default 4,000).
 
@@ -344,6 +344,11 @@ fn main() -> anyhow::Result<()> {
         let mut latencies = wake_latencies(&client, &base, &setup, 200).await?;
         latencies.sort_by(f64::total_cmp);
         let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
+        // On a fresh process: one that served the loads above keeps memory they freed, which the polls
+        // would reuse unseen.
+        drop(cp);
+        let (cp, addr) = Server::cp_api(&bench.url)?;
+        let base = format!("http://{addr}");
         let (before, during) = idle_polls(&client, &base, &setup.idle, &cp).await?;
         let extra = during - before;
 
