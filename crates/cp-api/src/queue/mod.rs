@@ -454,15 +454,20 @@ fn envelope(claimed: &Claimed, task: &Task, run: &Run) -> Result<TaskEnvelope, E
     })
 }
 
-/// One claim: put back lost leases, lease up to `max` tasks, start their runs. A claim that would find
+/// One claim: put back lost leases, lease up to `max` tasks, start their runs. Unless the caller knows
+/// what there is to claim (a claim woken for a queued task does), it looks first, so a claim that would find
 /// nothing (as most claims of idle data planes do) costs one statement and no transaction.
 async fn claim_once(
     conn: &mut Conn<'_>,
     caller: DataPlaneCaller,
     instance: &str,
     max: i64,
+    known: Option<db::tasks::Claimable>,
 ) -> Result<Vec<TaskEnvelope>, Error> {
-    let claimable = db::tasks::claimable(conn, caller.deployment_id, Time::now()).await?;
+    let claimable = match known {
+        Some(known) => known,
+        None => db::tasks::claimable(conn, caller.deployment_id, Time::now()).await?,
+    };
     if !claimable.queued && !claimable.lost {
         return Ok(Vec::new());
     }
@@ -547,6 +552,9 @@ pub async fn next(
     }
     let deadline = tokio::time::Instant::now() + wait;
     let notify = wake.of(caller.deployment_id);
+    // Woken for a queued task, a claim goes straight for it; lost leases wait for the next look (at the
+    // next claim's start, or the next recheck).
+    let mut known = None;
     loop {
         // Listen before looking, so a task queued in between still wakes this claim.
         let woken = notify.notified();
@@ -554,13 +562,17 @@ pub async fn next(
         woken.as_mut().enable();
         let claimed = {
             let mut pooled = pool.get().await?;
-            claim_once(&mut pooled.conn(), caller, instance, max).await?
+            claim_once(&mut pooled.conn(), caller, instance, max, known).await?
         };
         let now = tokio::time::Instant::now();
         if !claimed.is_empty() || now >= deadline {
             return Ok(claimed);
         }
-        let _ = tokio::time::timeout(wake.recheck.min(deadline - now), woken).await;
+        let waited = tokio::time::timeout(wake.recheck.min(deadline - now), woken).await;
+        known = waited.is_ok().then_some(db::tasks::Claimable {
+            queued: true,
+            lost: false,
+        });
     }
 }
 
