@@ -266,26 +266,40 @@ async fn ready(tx: &mut Conn<'_>, deployment: Id, now: Time) -> Result<(), Error
     Ok(())
 }
 
+/// Every `period`, until the process ends, runs `job` on a pooled connection; a failure is logged as
+/// `what` failing, and the next period tries again.
+async fn every(
+    pool: db::Pool,
+    period: Duration,
+    what: &str,
+    mut job: impl AsyncFnMut(&mut Conn<'_>) -> Result<(), Error>,
+) {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        let done = match pool.get().await {
+            Ok(mut pooled) => job(&mut pooled.conn()).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = done {
+            tracing::warn!(%error, "{what} failed");
+        }
+    }
+}
+
 /// Every [`HEARTBEAT_INTERVAL`], until the process ends, marks quiet deployments degraded and expires the
 /// approvals whose time ran out.
 pub async fn watch_deployments(pool: db::Pool) {
-    let mut every = tokio::time::interval(HEARTBEAT_INTERVAL);
-    loop {
-        every.tick().await;
-        let checked = match pool.get().await {
-            Ok(mut pooled) => {
-                let mut conn = pooled.conn();
-                match mark_quiet_deployments(&mut conn).await {
-                    Ok(_) => crate::service::approvals::expire(&mut conn).await.map(drop),
-                    Err(error) => Err(error),
-                }
-            }
-            Err(error) => Err(error),
-        };
-        if let Err(error) = checked {
-            tracing::warn!(%error, "checking the deployments' data planes and the approvals' deadlines failed");
-        }
-    }
+    every(
+        pool,
+        HEARTBEAT_INTERVAL,
+        "checking the deployments' data planes and the approvals' deadlines",
+        async |conn| {
+            mark_quiet_deployments(conn).await?;
+            crate::service::approvals::expire(conn).await.map(drop)
+        },
+    )
+    .await;
 }
 
 /// How many dead row versions of tasks are left for autovacuum before the control plane vacuums them.
@@ -312,17 +326,10 @@ pub async fn vacuum_tasks(conn: &mut Conn<'_>, threshold: i64) -> Result<bool, E
 /// most once a minute, in which a busy queue leaves tens of thousands: the claim slowed fivefold between
 /// its visits (`cargo bench --bench queue`). The table holds only unfinished tasks, so a vacuum is quick.
 pub async fn keep_tasks_vacuumed(pool: db::Pool) {
-    let mut every = tokio::time::interval(VACUUM_CHECK);
-    loop {
-        every.tick().await;
-        let vacuumed = match pool.get().await {
-            Ok(mut pooled) => vacuum_tasks(&mut pooled.conn(), DEAD_TASKS).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = vacuumed {
-            tracing::warn!(%error, "vacuuming the tasks table failed");
-        }
-    }
+    every(pool, VACUUM_CHECK, "vacuuming the tasks table", async |conn| {
+        vacuum_tasks(conn, DEAD_TASKS).await.map(drop)
+    })
+    .await;
 }
 
 /// Puts back the deployment's tasks whose lease ran out, or fails their runs when no attempt is left.
