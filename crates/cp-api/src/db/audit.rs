@@ -1,7 +1,7 @@
 //! The audit log's rows and its head.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Binary, Nullable, Text};
+use diesel::sql_types::{Binary, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use sha2::{Digest as _, Sha256};
 
@@ -42,30 +42,19 @@ const APPEND: &str = "WITH head AS ( \
      UPDATE audit_head SET seq = seq + 1, prev_hash = hash, hash = sha256(hash || int8send(seq + 1) || $1) \
      WHERE id = 1 RETURNING seq, prev_hash, hash) \
      INSERT INTO audit_log (seq, at, actor_user_id, org_id, action, target, change_digest, client_addr, \
-     prev_hash, hash) SELECT seq, $2, $3, $4, $5, $6, $7, $8, prev_hash, hash FROM head \
-     RETURNING seq, prev_hash, hash";
-
-#[derive(QueryableByName)]
-struct Placed {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-    #[diesel(sql_type = Binary)]
-    prev_hash: Vec<u8>,
-    #[diesel(sql_type = Binary)]
-    hash: Vec<u8>,
-}
+     prev_hash, hash) SELECT seq, $2, $3, $4, $5, $6, $7, $8, prev_hash, hash FROM head";
 
 /// Appends `row` at the head of the chain, where `covered` is what its hash covers besides the link and
-/// its sequence number; the row as stored, with its sequence number, previous hash and hash (whatever
-/// `row` had in those is ignored). Call it last in a transaction: the head stays held until the end.
+/// its sequence number; the chain sets the row's sequence number, previous hash and hash (whatever `row`
+/// has in those is ignored). Call it last in a transaction: the head stays held until the end.
 ///
 /// # Errors
 ///
-/// Database errors.
-pub async fn append(conn: &mut Conn<'_>, mut row: AuditRow, covered: &[u8]) -> QueryResult<AuditRow> {
+/// Database errors; [`diesel::result::Error::NotFound`] when the head is missing.
+pub async fn append(conn: &mut Conn<'_>, mut row: AuditRow, covered: &[u8]) -> QueryResult<()> {
     match conn {
         Conn::Postgres(c) => {
-            let placed: Placed = super::Prepared(
+            let appended = super::Prepared(
                 diesel::sql_query(APPEND)
                     .bind::<Binary, _>(covered)
                     .bind::<Timestamptz, _>(row.at)
@@ -76,11 +65,11 @@ pub async fn append(conn: &mut Conn<'_>, mut row: AuditRow, covered: &[u8]) -> Q
                     .bind::<Text, _>(&row.change_digest)
                     .bind::<Nullable<Text>, _>(&row.client_addr),
             )
-            .get_result(&mut **c)
+            .execute(&mut **c)
             .await?;
-            row.seq = placed.seq;
-            row.prev_hash = placed.prev_hash;
-            row.hash = placed.hash;
+            if appended != 1 {
+                return Err(diesel::result::Error::NotFound);
+            }
         }
         Conn::Sqlite(c) => {
             // One writer at a time: reading the head and writing it back cannot interleave with another.
@@ -103,7 +92,7 @@ pub async fn append(conn: &mut Conn<'_>, mut row: AuditRow, covered: &[u8]) -> Q
                 .await?;
         }
     }
-    Ok(row)
+    Ok(())
 }
 
 /// The head: the last sequence number and hash.
