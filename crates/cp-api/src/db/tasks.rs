@@ -147,14 +147,13 @@ pub struct Claimable {
 ///
 /// Database errors.
 pub async fn claimable(conn: &mut Conn<'_>, deployment: Id, now: Time) -> QueryResult<Claimable> {
-    let of_deployment = || tasks::table.filter(tasks::deployment_id.eq(deployment));
     let (queued, lost) = on_backend!(conn, |c| diesel::select((
-        diesel::dsl::exists(of_deployment().filter(tasks::leased_by.is_null())),
         diesel::dsl::exists(
-            of_deployment()
-                .filter(tasks::leased_by.is_not_null())
-                .filter(tasks::lease_expires_at.lt(now))
+            tasks::table
+                .filter(tasks::deployment_id.eq(deployment))
+                .filter(tasks::leased_by.is_null())
         ),
+        diesel::dsl::exists(lost_leases(deployment, now)),
     ))
     .get_result(c)
     .await)?;
@@ -197,16 +196,22 @@ pub async fn vacuum(conn: &mut Conn<'_>) -> QueryResult<bool> {
     }
 }
 
+/// The deployment's leased tasks whose lease ran out before `now`.
+#[diesel::dsl::auto_type]
+fn lost_leases(deployment: Id, now: Time) -> _ {
+    tasks::table
+        .filter(tasks::deployment_id.eq(deployment))
+        .filter(tasks::leased_by.is_not_null())
+        .filter(tasks::lease_expires_at.lt(now))
+}
+
 /// A deployment's tasks whose lease ran out before `now`.
 ///
 /// # Errors
 ///
 /// Database errors.
 pub async fn expired(conn: &mut Conn<'_>, deployment: Id, now: Time) -> QueryResult<Vec<Task>> {
-    on_backend!(conn, |c| tasks::table
-        .filter(tasks::deployment_id.eq(deployment))
-        .filter(tasks::leased_by.is_not_null())
-        .filter(tasks::lease_expires_at.lt(now))
+    on_backend!(conn, |c| lost_leases(deployment, now)
         .select(Task::as_select())
         .load(c)
         .await)
