@@ -45,7 +45,8 @@ pub struct TaskEnvelope {
 
 /// The manifest's `memory` section as a data plane applies it. Each absent field takes the data plane's
 /// default (task summaries kept 30 days, episodes 90; a context of 5 task summaries, 10 knowledge hits per
-/// namespace at cosine similarity 0.7 or more, 3 episodes, in 10,000 tokens).
+/// namespace at cosine similarity 0.7 or more, 3 episodes, in the 2,000 tokens an `llm` node's context
+/// takes unless the node says otherwise).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentMemory {

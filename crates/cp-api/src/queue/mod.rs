@@ -5,8 +5,9 @@
 //!
 //! Waiting claims wake when a run is queued: on PostgreSQL on every replica, the one that queued it
 //! included, through `NOTIFY` in the transaction that queues the run and a `LISTEN`ing connection per
-//! replica ([`listener`]); on SQLite, and while the listener is away, in this process directly. They also look again every [`RECHECK`], which notices lost leases and covers a
-//! notification lost while the listener reconnects.
+//! replica ([`listener`]); on SQLite, and while the listener is away, in this process directly. They also
+//! look again every [`RECHECK`], which notices lost leases and covers a notification lost while the
+//! listener reconnects.
 
 pub mod listener;
 
