@@ -9,6 +9,11 @@
 //! tsvector with the word restricted to the field's weight, `word:A`, so nothing is re-parsed per row);
 //! ties go to the better rated, then the more installed, then by name. So the same query gives the same
 //! results in the same order on either engine.
+//!
+//! On PostgreSQL a relevance search of one or two words first looks only among the listings with a search
+//! word in their name (a tsvector of names with its own GIN index): those outrank all others, so when they
+//! fill the page they are the page, found without scoring every listing that mentions the word somewhere.
+//! Searches sorted otherwise walk an index in the sort's order.
 
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Integer, Text};
@@ -136,12 +141,39 @@ impl Statement {
     }
 }
 
+/// Which matching listings a statement looks among.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Among {
+    All,
+    /// Only those with a search word in their name (PostgreSQL, which indexes names apart).
+    NameMatches,
+}
+
+/// Whether, in a search of `words` words, every listing with one of them in its name outranks every listing
+/// without: the least the first can score (one word in the name, each other word in the weakest field)
+/// beats the most the second can (each word in every other field). True for one and two words. A word
+/// PostgreSQL drops as a stopword counts for nothing on either side, so fewer words only widen the gap.
+fn name_matches_rank_first(words: usize) -> bool {
+    let Ok(words) = i32::try_from(words) else {
+        return false;
+    };
+    let [(_, name, _), others @ ..] = FIELD_WEIGHTS;
+    let weakest = FIELD_WEIGHTS
+        .iter()
+        .map(|(_, weight, _)| *weight)
+        .min()
+        .unwrap_or(0);
+    let elsewhere: i32 = others.iter().map(|(_, weight, _)| weight).sum();
+    words > 0 && name + (words - 1) * weakest > words * elsewhere
+}
+
 fn statement(
     postgres: bool,
     filters: &Filters,
     sort: Sort,
     position: &Position,
     limit: i64,
+    among: Among,
 ) -> Option<Statement> {
     let words = match &filters.text {
         Some(text) => {
@@ -179,11 +211,23 @@ fn statement(
     };
     if let Some(words) = &words {
         if postgres {
-            and(
-                &mut st,
-                "agents_fts.document @@ plainto_tsquery('english', {})",
-                Bind::Text(words.join(" ")),
-            );
+            if among == Among::NameMatches {
+                // Words are only letters and digits, so `a | b` is always a tsquery of those words.
+                and(
+                    &mut st,
+                    "agents_fts.name_document @@ to_tsquery('english', {})",
+                    Bind::Text(words.join(" | ")),
+                );
+            }
+            // The name holds one word only if the document does, so a one-word search among the name matches
+            // needs no second look at the document (and the planner is not tempted into reading both indexes).
+            if among == Among::All || words.len() > 1 {
+                and(
+                    &mut st,
+                    "agents_fts.document @@ plainto_tsquery('english', {})",
+                    Bind::Text(words.join(" ")),
+                );
+            }
         } else {
             and(
                 &mut st,
@@ -340,8 +384,23 @@ pub async fn search(
     position: &Position,
     limit: i64,
 ) -> diesel::QueryResult<Vec<Agent>> {
+    if let Conn::Postgres(c) = conn
+        && sort == Sort::Relevance
+        && filters
+            .text
+            .as_deref()
+            .is_some_and(|text| name_matches_rank_first(words(text).len()))
+        && let Some(statement) = statement(true, filters, sort, position, limit, Among::NameMatches)
+    {
+        let page = run!(Pg, &mut **c, statement)?;
+        // The name matches rank first; if they fill the page, nothing else belongs on it. Most searches end
+        // here, having ranked a few hundred listings instead of thousands.
+        if i64::try_from(page.len()) == Ok(limit) {
+            return Ok(page);
+        }
+    }
     let postgres = matches!(conn, Conn::Postgres(_));
-    let Some(statement) = statement(postgres, filters, sort, position, limit) else {
+    let Some(statement) = statement(postgres, filters, sort, position, limit, Among::All) else {
         return Ok(Vec::new());
     };
     match conn {
@@ -374,13 +433,77 @@ mod tests {
     }
 
     #[test]
+    fn name_matches_rank_first_for_one_or_two_words() {
+        // One word: 10 at least against 4 + 1. Two: 10 + 1 against 2 × (4 + 1). Three: 12 against 15.
+        let first: Vec<bool> = (0..5).map(name_matches_rank_first).collect();
+        assert_eq!(first, [false, true, true, false, false]);
+    }
+
+    #[test]
+    fn a_search_among_name_matches_asks_the_names_index() {
+        let one = Filters {
+            text: Some("Billing".into()),
+            category: Some("finops".into()),
+            ..Filters::default()
+        };
+        let pg = statement(
+            true,
+            &one,
+            Sort::Relevance,
+            &Position::Offset(0),
+            21,
+            Among::NameMatches,
+        )
+        .unwrap();
+        assert!(
+            pg.sql.contains(
+                "WHERE agents_fts.name_document @@ to_tsquery('english', $1) AND agents_fts.category = $2"
+            ),
+            "{}",
+            pg.sql
+        );
+        assert!(
+            !pg.sql.contains("plainto_tsquery"),
+            "one word in the name is in the document: {}",
+            pg.sql
+        );
+        let two = Filters {
+            text: Some("cloud cost".into()),
+            ..Filters::default()
+        };
+        let pg = statement(
+            true,
+            &two,
+            Sort::Relevance,
+            &Position::Offset(0),
+            21,
+            Among::NameMatches,
+        )
+        .unwrap();
+        assert!(
+            pg.sql.contains("name_document @@ to_tsquery('english', $1) AND agents_fts.document @@ plainto_tsquery('english', $2)"),
+            "{}",
+            pg.sql
+        );
+        assert!(matches!(&pg.binds[0], Bind::Text(any) if any == "cloud | cost"));
+    }
+
+    #[test]
     fn statements_number_their_binds_per_engine() {
         let filters = Filters {
             text: Some("billing".into()),
             tag: Some("finops".into()),
             ..Filters::default()
         };
-        let pg = statement(true, &filters, Sort::Relevance, &Position::Offset(20), 10).unwrap();
+        let pg = statement(
+            true,
+            &filters,
+            Sort::Relevance,
+            &Position::Offset(20),
+            10,
+            Among::All,
+        )
+        .unwrap();
         assert!(pg.sql.contains("@@ plainto_tsquery('english', $1)"), "{}", pg.sql);
         assert!(pg.sql.contains("LIMIT $6 OFFSET $7) AS hit"), "{}", pg.sql);
         assert!(
@@ -388,7 +511,7 @@ mod tests {
             "{}",
             pg.sql
         );
-        let sqlite = statement(false, &filters, Sort::Relevance, &Position::Start, 10).unwrap();
+        let sqlite = statement(false, &filters, Sort::Relevance, &Position::Start, 10, Among::All).unwrap();
         assert!(
             sqlite.sql.contains("agents_fts MATCH ?") && !sqlite.sql.contains('$'),
             "{}",
@@ -398,6 +521,6 @@ mod tests {
             text: Some("*&|".into()),
             ..Filters::default()
         };
-        assert!(statement(false, &nothing, Sort::Relevance, &Position::Start, 10).is_none());
+        assert!(statement(false, &nothing, Sort::Relevance, &Position::Start, 10, Among::All).is_none());
     }
 }
