@@ -1,7 +1,8 @@
 //! The control plane's HTTP figures, each beside a baseline measured in the same run:
 //!
 //! - text search over 10,000 published agents at 16 concurrent clients: p99 (target < 10 ms), beside a
-//!   bare actix-web handler answering the same number of bytes at the same concurrency;
+//!   bare actix-web handler answering the same number of bytes at the same concurrency; and again with
+//!   `--db-pool-size 4`, since on 2 cores fewer database connections answer searches sooner;
 //! - `GET /api/v1/agents/{id}`: requests per second (target ≥ 5,000), beside the same bare handler;
 //! - `cp-api serve` idle resident memory (target < 40 MB).
 //!
@@ -298,6 +299,9 @@ end
     Ok(serde_json::from_str(line)?)
 }
 
+/// The database connections of the second search load.
+const SMALL_POOL: &str = "4";
+
 fn search_paths() -> Vec<String> {
     let mut rng = Rng(0x5EED);
     let mut paths = Vec::new();
@@ -348,7 +352,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let bench = runtime.block_on(BenchDb::create())?;
     let ids = runtime.block_on(seed(&bench, count))?;
-    let (cp, addr) = Server::cp_api(&bench.url)?;
+    let (cp, addr) = Server::cp_api(&bench.url, &[])?;
     std::thread::sleep(Duration::from_secs(2));
     let idle_mb = cp.resident_mb()?;
 
@@ -376,7 +380,15 @@ fn main() -> anyhow::Result<()> {
     let detail = wrk(addr, &detail_paths, seconds, &scratch)?;
     let bare = wrk(bare_addr, &["/".to_owned()], seconds, &scratch)?;
     let loaded_mb = cp.resident_mb()?;
-    for (what, load) in [("search", &search), ("detail", &detail), ("bare", &bare)] {
+    drop(cp);
+    let (_small, small_addr) = Server::cp_api(&bench.url, &["--db-pool-size", SMALL_POOL])?;
+    let small = wrk(small_addr, &search_paths(), seconds, &scratch)?;
+    for (what, load) in [
+        ("search", &search),
+        ("detail", &detail),
+        ("bare", &bare),
+        ("search, small pool", &small),
+    ] {
         if load.non_2xx + load.socket_errors > 0 {
             bail!(
                 "{what}: {} non-2xx answers, {} socket errors",
@@ -404,6 +416,14 @@ fn main() -> anyhow::Result<()> {
             baseline: Some(format!("p50 {:.2} ms", search.p50_ms)),
         },
         Figure {
+            name: "cp-api/search_10k_agents_p99_16_clients_pool_4",
+            value: small.p99_ms,
+            unit: "ms",
+            target: "",
+            pass: None,
+            baseline: Some(format!("{:.0} req/s, p50 {:.2} ms", small.rate(), small.p50_ms)),
+        },
+        Figure {
             name: "cp-api/get_agent_rate",
             value: detail.rate(),
             unit: "req/s",
@@ -425,7 +445,6 @@ fn main() -> anyhow::Result<()> {
         },
     ];
     report("cp-api", &figures)?;
-    drop(cp);
     runtime.block_on(bench.drop_unless_kept())?;
     Ok(())
 }

@@ -333,7 +333,7 @@ fn main() -> anyhow::Result<()> {
         enqueue(&pool, &setup, count).await?;
         let raw = raw_claim_loop(&pool, setup.busy.0, count).await?;
 
-        let (cp, addr) = Server::cp_api(&bench.url)?;
+        let (cp, addr) = Server::cp_api(&bench.url, &[])?;
         let base = format!("http://{addr}");
         let client = reqwest::Client::builder().pool_max_idle_per_host(2000).build()?;
         let one = pipeline(&client, &base, &setup, count, 1, Ends::Both).await?;
@@ -347,7 +347,7 @@ fn main() -> anyhow::Result<()> {
         // On a fresh process: one that served the loads above keeps memory they freed, which the polls
         // would reuse unseen.
         drop(cp);
-        let (cp, addr) = Server::cp_api(&bench.url)?;
+        let (cp, addr) = Server::cp_api(&bench.url, &[])?;
         let base = format!("http://{addr}");
         let (before, during) = idle_polls(&client, &base, &setup.idle, &cp).await?;
         let extra = during - before;

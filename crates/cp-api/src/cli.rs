@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// Do not apply pending migrations at start-up.
     #[arg(long, env = "CP_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// Database connections this process keeps at most; requests beyond them wait their turn in order.
+    /// Writes (runs, claims, completions) keep more connections busy, since each waits on round trips;
+    /// searches answer sooner with fewer when the database has few cores.
+    #[arg(long, env = "CP_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub db_pool_size: u16,
     /// Plugin node kinds submitted manifests may use, beside the built-ins (comma-separated).
     #[arg(long, env = "CP_EXTRA_NODE_KINDS", value_delimiter = ',')]
     pub extra_node_kinds: Vec<String>,

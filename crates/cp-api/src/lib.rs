@@ -20,9 +20,6 @@ use crate::db::migrations::{self, Direction};
 use crate::error::Error;
 use crate::http::AppState;
 
-/// Connections per pool: enough for a few busy workers without crowding a shared PostgreSQL.
-const POOL_SIZE: usize = 16;
-
 /// `cp-api serve`: migrates (unless told not to), then serves until SIGTERM or Ctrl-C, finishing the
 /// requests in flight.
 ///
@@ -35,7 +32,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let applied = migrations::run(&database, Direction::Up).await?;
         tracing::info!(database = %database.describe(), applied = applied.len(), "migrations applied");
     }
-    let mut state = AppState::load(db::Pool::open(&database, POOL_SIZE).await?).await?;
+    let pool = db::Pool::open(&database, usize::from(args.db_pool_size)).await?;
+    let mut state = AppState::load(pool).await?;
     let mut kinds = state.node_kinds.as_ref().clone();
     kinds.extend(
         args.extra_node_kinds

@@ -134,12 +134,13 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// The release `cp-api serve` on `url` at a free port, without rate limits, once it is ready.
+    /// The release `cp-api serve` on `url` at a free port, without rate limits and with `options` besides,
+    /// once it is ready.
     ///
     /// # Errors
     ///
     /// When it does not start or become ready.
-    pub fn cp_api(url: &str) -> anyhow::Result<(Self, SocketAddr)> {
+    pub fn cp_api(url: &str, options: &[&str]) -> anyhow::Result<(Self, SocketAddr)> {
         let addr = free_port()?;
         let server = Self(
             Command::new(env!("CARGO_BIN_EXE_cp-api"))
@@ -151,6 +152,7 @@ impl Server {
                     "--bind",
                     &addr.to_string(),
                 ])
+                .args(options)
                 .env("CP_DATABASE_URL", url)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
