@@ -93,10 +93,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CP_NO_MIGRATE")]
     pub no_migrate: bool,
     /// Database connections this process keeps at most; requests beyond them wait their turn in order.
-    /// Writes (runs, claims, completions) keep more connections busy, since each waits on round trips;
-    /// searches answer sooner with fewer when the database has few cores.
     #[arg(long, env = "CP_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub db_pool_size: u16,
+    /// Catalog searches and listings this process runs at once (default: 2 per CPU core); the rest wait
+    /// their turn in order, holding no database connection. Each keeps a database core busy, so a burst of
+    /// them answers sooner in turns than all at once, and leaves connections for runs and claims.
+    #[arg(long, env = "CP_SEARCH_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub search_concurrency: Option<u16>,
     /// Plugin node kinds submitted manifests may use, beside the built-ins (comma-separated).
     #[arg(long, env = "CP_EXTRA_NODE_KINDS", value_delimiter = ',')]
     pub extra_node_kinds: Vec<String>,

@@ -48,6 +48,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .map(std::sync::Arc::new);
     state.wake = std::sync::Arc::new(queue::TaskWake::with_recheck(args.claim_recheck));
+    if let Some(searches) = args.search_concurrency {
+        state.searches = std::sync::Arc::new(tokio::sync::Semaphore::new(usize::from(searches)));
+    }
     if let Some(key) = &args.signing_key {
         state.signer = auth::token::Signer::new(key.0.clone());
     }

@@ -59,6 +59,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
 )]
 async fn list(state: web::Data<AppState>, query: web::Query<CatalogQuery>) -> Result<HttpResponse, Error> {
+    // The turn comes first, so searches waiting for one hold no connection.
+    let _turn = state
+        .searches
+        .acquire()
+        .await
+        .map_err(|_| Error::Unavailable("the service is shutting down".to_owned()))?;
     let mut pooled = state.pool.get().await?;
     Ok(HttpResponse::Ok().json(browse::list(&mut pooled.conn(), &query).await?))
 }

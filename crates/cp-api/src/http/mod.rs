@@ -49,6 +49,14 @@ pub struct AppState {
     pub public_url: Option<std::sync::Arc<str>>,
     /// Where webhooks may post.
     pub webhook_policy: crate::webhooks::address::AddressPolicy,
+    /// Turns for catalog searches: how many run at once.
+    pub searches: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Catalog searches at once unless told: 2 per CPU core. More only take turns on the same cores, and the
+/// turns make every search wait longer (`cargo bench --bench http` compares).
+fn default_search_concurrency() -> usize {
+    2 * std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl AppState {
@@ -100,6 +108,7 @@ impl AppState {
             limiter: None,
             public_url: None,
             webhook_policy: crate::webhooks::address::AddressPolicy::default(),
+            searches: std::sync::Arc::new(tokio::sync::Semaphore::new(default_search_concurrency())),
             wake: std::sync::Arc::default(),
             run_changed: std::sync::Arc::default(),
         })

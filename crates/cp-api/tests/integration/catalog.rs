@@ -472,3 +472,22 @@ fn tops_are_consistent(found: &[(&str, i32, Vec<String>)]) {
         assert!(!window[0].2.is_empty(), "{window:?}");
     }
 }
+
+/// Searches take turns: while the only turn is held, a search waits (and other requests answer); once the
+/// turn is given back, the search answers.
+#[actix_web::test]
+async fn searches_take_turns() {
+    let mut app = TestApp::start(Backend::Sqlite).await;
+    app.state.searches = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+    let turn = app.state.searches.clone().acquire_owned().await.unwrap();
+
+    let search = app.get("/api/v1/agents?q=billing");
+    tokio::pin!(search);
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), &mut search).await;
+    assert!(waited.is_err(), "a search without a turn waits");
+    assert_eq!(app.get("/health/ready").await.status, StatusCode::OK);
+
+    drop(turn);
+    let answer = search.await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
