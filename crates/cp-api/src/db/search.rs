@@ -439,6 +439,19 @@ mod tests {
         assert_eq!(first, [false, true, true, false, false]);
     }
 
+    /// The PostgreSQL statement for the first page of a search among the name matches.
+    fn first_page_among_names(filters: &Filters) -> Statement {
+        statement(
+            true,
+            filters,
+            Sort::Relevance,
+            &Position::Offset(0),
+            21,
+            Among::NameMatches,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_search_among_name_matches_asks_the_names_index() {
         let one = Filters {
@@ -446,15 +459,7 @@ mod tests {
             category: Some("finops".into()),
             ..Filters::default()
         };
-        let pg = statement(
-            true,
-            &one,
-            Sort::Relevance,
-            &Position::Offset(0),
-            21,
-            Among::NameMatches,
-        )
-        .unwrap();
+        let pg = first_page_among_names(&one);
         assert!(
             pg.sql.contains(
                 "WHERE agents_fts.name_document @@ to_tsquery('english', $1) AND agents_fts.category = $2"
@@ -471,15 +476,7 @@ mod tests {
             text: Some("cloud cost".into()),
             ..Filters::default()
         };
-        let pg = statement(
-            true,
-            &two,
-            Sort::Relevance,
-            &Position::Offset(0),
-            21,
-            Among::NameMatches,
-        )
-        .unwrap();
+        let pg = first_page_among_names(&two);
         assert!(
             pg.sql.contains("name_document @@ to_tsquery('english', $1) AND agents_fts.document @@ plainto_tsquery('english', $2)"),
             "{}",
