@@ -415,7 +415,7 @@ fn main() -> anyhow::Result<()> {
             baseline: Some(format!("p50 {:.2} ms", search.p50_ms)),
         },
         Figure {
-            name: "cp-api/search_10k_agents_p99_16_clients_all_at_once",
+            name: "cp-api/search_10k_p99_all_at_once",
             value: ungated.p99_ms,
             unit: "ms",
             target: "",
