@@ -42,6 +42,8 @@ pub struct Run {
     pub tracestate: Option<String>,
     /// The run that started this one over A2A, when its caller named it.
     pub parent_run_id: Option<Id>,
+    /// The agent version its latest delivery ran, once claimed: what its charge is priced by.
+    pub version: Option<String>,
 }
 
 /// The states of a run that can still change.
@@ -221,13 +223,19 @@ pub async fn by_finishing_task(conn: &mut Conn<'_>, task: Id) -> QueryResult<Opt
         .optional())
 }
 
-/// Marks these runs running as their delivery numbered `attempt` (started at `now` unless they started
-/// before); the runs, in no particular order. One statement for a whole claim.
+/// Marks these runs running as their delivery numbered `attempt` of the agent's `version` (started at
+/// `now` unless they started before); the runs, in no particular order. One statement for a whole claim.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn start_all(conn: &mut Conn<'_>, ids: &[Id], attempt: i32, now: Time) -> QueryResult<Vec<Run>> {
+pub async fn start_all(
+    conn: &mut Conn<'_>,
+    ids: &[Id],
+    attempt: i32,
+    version: &str,
+    now: Time,
+) -> QueryResult<Vec<Run>> {
     use diesel::dsl::sql;
     use diesel::sql_types::Nullable;
 
@@ -238,6 +246,7 @@ pub async fn start_all(conn: &mut Conn<'_>, ids: &[Id], attempt: i32, now: Time)
             .set((
                 runs::state.eq("running"),
                 runs::attempts.eq(attempt),
+                runs::version.eq(version),
                 runs::started_at.eq(sql::<Nullable<Timestamptz>>("COALESCE(started_at, ")
                     .bind::<Timestamptz, _>(now)
                     .sql(")")),

@@ -366,6 +366,7 @@ diesel::table! {
         traceparent -> Nullable<Text>,
         tracestate -> Nullable<Text>,
         parent_run_id -> Nullable<Uuid>,
+        version -> Nullable<Text>,
     }
 }
 

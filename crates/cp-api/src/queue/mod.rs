@@ -507,7 +507,8 @@ async fn claim_once(
                 .filter(|task| task.attempt == attempt)
                 .map(|task| task.run_id)
                 .collect();
-            for run in db::runs::start_all(tx, &ids, attempt, now).await? {
+            let version = &shared.version.agent.version;
+            for run in db::runs::start_all(tx, &ids, attempt, version, now).await? {
                 runs.insert(run.id, run);
             }
         }
@@ -705,8 +706,7 @@ async fn past_max_charge(tx: &mut Conn<'_>, run: &db::runs::Run, max: i64) -> Re
             *total = total.saturating_add(count);
         }
     }
-    let deployment = db::deployments::find(tx, run.deployment_id).await?;
-    let version = published_version(tx, deployment.agent, &deployment.version).await?;
+    let version = version_ran(tx, run).await?;
     Ok(match crate::billing::price(&version.pricing, &used) {
         Ok(price) => price.total.micros() > max,
         // Past what can be counted: past any maximum.
@@ -714,10 +714,17 @@ async fn past_max_charge(tx: &mut Conn<'_>, run: &db::runs::Run, max: i64) -> Re
     })
 }
 
-/// Charges the run what it used under its version's pricing (held to its maximum charge).
-async fn charge(tx: &mut Conn<'_>, run: &db::runs::Run, used: &protocol::Usage) -> Result<(), Error> {
+/// The parts of the version the run ran: the one it was last claimed with, which an upgrade of its
+/// deployment since does not change (the deployment's own version for a run never claimed).
+async fn version_ran(tx: &mut Conn<'_>, run: &db::runs::Run) -> Result<Arc<VersionParts>, Error> {
     let deployment = db::deployments::find(tx, run.deployment_id).await?;
-    let version = published_version(tx, deployment.agent, &deployment.version).await?;
+    let version = run.version.as_deref().unwrap_or(&deployment.version);
+    published_version(tx, deployment.agent, version).await
+}
+
+/// Charges the run what it used under the pricing of the version it ran (held to its maximum charge).
+async fn charge(tx: &mut Conn<'_>, run: &db::runs::Run, used: &protocol::Usage) -> Result<(), Error> {
+    let version = version_ran(tx, run).await?;
     let seller = crate::billing::Seller {
         developer_org: version.developer_org,
         agent: &version.agent.id,

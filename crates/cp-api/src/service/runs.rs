@@ -74,6 +74,8 @@ pub struct RunView {
     #[schema(value_type = Option<String>)]
     pub max_charge: Option<Money>,
     pub attempts: i32,
+    /// The agent version its latest delivery ran, once claimed (its charge is priced by it).
+    pub version: Option<String>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -127,6 +129,7 @@ impl RunView {
                 .transpose()?,
             max_charge: run.max_charge_micros.map(Money::from_micros),
             attempts: run.attempts,
+            version: run.version.clone(),
             created_at: run.created_at.0,
             started_at: run.started_at.map(|at| at.0),
             finished_at: run.finished_at.map(|at| at.0),
@@ -257,6 +260,7 @@ pub async fn create(
             traceparent: trace.as_ref().map(|trace| trace.traceparent.clone()),
             tracestate: trace.and_then(|trace| trace.tracestate),
             parent_run_id: request.parent_run,
+            version: None,
         };
         db::runs::insert(tx, &run).await?;
         crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;
