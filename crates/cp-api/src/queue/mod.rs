@@ -498,6 +498,7 @@ async fn claim_once(
         let now = Time::now();
         // One statement per attempt number among the tasks (nearly always one).
         let mut runs: HashMap<Id, Run> = HashMap::with_capacity(claimed.len());
+        let version = &shared.version.agent.version;
         let mut attempts: Vec<i32> = claimed.iter().map(|task| task.attempt).collect();
         attempts.sort_unstable();
         attempts.dedup();
@@ -507,7 +508,6 @@ async fn claim_once(
                 .filter(|task| task.attempt == attempt)
                 .map(|task| task.run_id)
                 .collect();
-            let version = &shared.version.agent.version;
             for run in db::runs::start_all(tx, &ids, attempt, version, now).await? {
                 runs.insert(run.id, run);
             }

@@ -161,6 +161,21 @@ async fn catalog(app: &TestApp, market: &Market) {
     publish(app, market, DETECTOR, "application/x-yaml").await;
 }
 
+/// The agent ids of every page of the catalog search `query`, walked with its cursors.
+async fn every_page(app: &TestApp, query: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut path = format!("/api/v1/agents?{query}");
+    loop {
+        let page = app.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {:?}", page.body);
+        seen.extend(ids(&page));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/agents?{query}&cursor={cursor}"),
+            None => return seen,
+        }
+    }
+}
+
 fn ids(answer: &Answer) -> Vec<String> {
     answer.body["items"]
         .as_array()
@@ -292,17 +307,7 @@ on_both_backends! {
 
         // Walking pages of two with their cursors visits every agent once, in order.
         for sort in ["newest", "price", "rating", "installs"] {
-            let mut seen = Vec::new();
-            let mut path = format!("/api/v1/agents?sort={sort}&limit=2");
-            loop {
-                let page = app.get(&path).await;
-                assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
-                seen.extend(ids(&page));
-                match page.body["next_cursor"].as_str() {
-                    Some(cursor) => path = format!("/api/v1/agents?sort={sort}&limit=2&cursor={cursor}"),
-                    None => break,
-                }
-            }
+            let seen = every_page(&app, &format!("sort={sort}&limit=2")).await;
             let mut unique = seen.clone();
             unique.sort();
             unique.dedup();
@@ -437,22 +442,7 @@ async fn both_engines_rank_alike() {
         let mut found = Vec::new();
         for q in queries {
             for limit in [1, 2, 3] {
-                let mut order = Vec::new();
-                let mut path = format!("/api/v1/agents?q={}&limit={limit}", q.replace(' ', "%20"));
-                loop {
-                    let page = app.get(&path).await;
-                    assert_eq!(page.status, StatusCode::OK, "{path}: {:?}", page.body);
-                    order.extend(ids(&page));
-                    match page.body["next_cursor"].as_str() {
-                        Some(cursor) => {
-                            path = format!(
-                                "/api/v1/agents?q={}&limit={limit}&cursor={cursor}",
-                                q.replace(' ', "%20")
-                            )
-                        }
-                        None => break,
-                    }
-                }
+                let order = every_page(&app, &format!("q={}&limit={limit}", q.replace(' ', "%20"))).await;
                 found.push((q, limit, order));
             }
         }
