@@ -89,6 +89,8 @@ pub async fn after(
     on_backend!(conn, |c| {
         let mut query = changes::table
             .filter(changes::org_id.eq(filter.org))
+            // The bound on `tx` alone is what an index range scan can start from, in a generic plan too.
+            .filter(changes::tx.ge(tx))
             .filter(changes::tx.gt(tx).or(changes::tx.eq(tx).and(changes::id.gt(id))))
             .order((changes::tx.asc(), changes::id.asc()))
             .limit(limit)
@@ -117,6 +119,8 @@ pub async fn all_after(conn: &mut Conn<'_>, cursor: Cursor, limit: i64) -> Query
     let settled = matches!(conn, Conn::Postgres(_));
     on_backend!(conn, |c| {
         let mut query = changes::table
+            // The bound on `tx` alone is what an index range scan can start from, in a generic plan too.
+            .filter(changes::tx.ge(tx))
             .filter(changes::tx.gt(tx).or(changes::tx.eq(tx).and(changes::id.gt(id))))
             .order((changes::tx.asc(), changes::id.asc()))
             .limit(limit)

@@ -76,6 +76,8 @@ pub async fn after(
 ) -> QueryResult<Vec<StoredEvent>> {
     on_backend!(conn, |c| run_events::table
         .filter(run_events::run_id.eq(run))
+        // The bound on `attempt` alone is what an index range scan can start from, in a generic plan too.
+        .filter(run_events::attempt.ge(attempt))
         .filter(
             run_events::attempt
                 .gt(attempt)

@@ -131,3 +131,65 @@ on_both_backends! {
         assert_eq!((end["topic"].as_str(), end["change"]["state"].as_str()), (Some(own.as_str()), Some("cancelled")), "only followed topics arrive");
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct TuplesRead {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    read: i64,
+}
+
+/// Reading the change feed from a cursor starts at the cursor in the index, also under the generic plan
+/// a prepared statement ends up with: a reader near the end of a long feed reads the few rows after its
+/// cursor, not the whole feed (PostgreSQL; SQLite plans each read afresh).
+#[actix_web::test]
+async fn reading_changes_after_a_cursor_skips_what_came_before() {
+    use cp_api::db::{self, Id, changes::Filter};
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection as _};
+    let app = TestApp::start(crate::support::Backend::Postgres).await;
+    let org = Id(app.bootstrap("feed@example.com", "feed").await.org_id.0);
+    let mut pooled = app.state.pool.get().await.unwrap();
+    let mut conn = pooled.conn();
+    let db::Conn::Postgres(pg) = &mut conn else {
+        unreachable!()
+    };
+    // 2,000 changes in 1,000 settled transactions.
+    diesel::sql_query(format!(
+        "INSERT INTO changes (tx, org_id, topic, subject, body, at) \
+         SELECT n / 2, '{}', 'run', gen_random_uuid(), '{{}}', now() FROM generate_series(2, 2001) AS n",
+        org.0
+    ))
+    .execute(&mut **pg)
+    .await
+    .unwrap();
+    pg.batch_execute("ANALYZE changes").await.unwrap();
+    // Rows this transaction read from the table (scanning it) and from its indexes.
+    let tuples_read = "SELECT (pg_stat_get_xact_tuples_returned('changes'::regclass) \
+                       + (SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) FROM pg_index \
+                          WHERE indrelid = 'changes'::regclass))::bigint AS read";
+    let (read, after, all_after) = db::transaction(&mut conn, async |tx| {
+        let db::Conn::Postgres(pg) = &mut *tx else {
+            unreachable!()
+        };
+        pg.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            .await?;
+        let filter = Filter {
+            org,
+            topic: None,
+            subject: None,
+        };
+        let cursor = (995, 0);
+        let after = db::changes::after(tx, filter, cursor, 100).await?;
+        let all_after = db::changes::all_after(tx, cursor, 100).await?;
+        let db::Conn::Postgres(pg) = &mut *tx else {
+            unreachable!()
+        };
+        let read: TuplesRead = diesel::sql_query(tuples_read).get_result(&mut **pg).await?;
+        Ok::<_, cp_api::error::Error>((read.read, after, all_after))
+    })
+    .await
+    .unwrap();
+    // Transactions 995 to 1000: 12 changes, each read once by each of the two readers.
+    assert_eq!(after.len(), 12);
+    assert_eq!(all_after, after);
+    assert!(read <= 2 * 12 + 4, "{read} rows read for 24 changes");
+}
