@@ -42,7 +42,9 @@ pub struct Run {
     pub tracestate: Option<String>,
     /// The run that started this one over A2A, when its caller named it.
     pub parent_run_id: Option<Id>,
-    /// The agent version its latest delivery ran, once claimed: what its charge is priced by.
+    /// The agent version the run runs: its deployment's when the run was created. Every delivery of the
+    /// run (retries and resumptions too) runs this version, and its charge is priced by it. Unset only on
+    /// runs stored before versions were recorded at creation and never claimed since.
     pub version: Option<String>,
 }
 
@@ -225,19 +227,13 @@ pub async fn by_finishing_task(conn: &mut Conn<'_>, task: Id) -> QueryResult<Opt
         .optional())
 }
 
-/// Marks these runs running as their delivery numbered `attempt` of the agent's `version` (started at
-/// `now` unless they started before); the runs, in no particular order. One statement for a whole claim.
+/// Marks these runs running as their delivery numbered `attempt` (started at `now` unless they started
+/// before); the runs, in no particular order. One statement for a whole claim.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn start_all(
-    conn: &mut Conn<'_>,
-    ids: &[Id],
-    attempt: i32,
-    version: &str,
-    now: Time,
-) -> QueryResult<Vec<Run>> {
+pub async fn start_all(conn: &mut Conn<'_>, ids: &[Id], attempt: i32, now: Time) -> QueryResult<Vec<Run>> {
     use diesel::dsl::sql;
     use diesel::sql_types::Nullable;
 
@@ -248,7 +244,6 @@ pub async fn start_all(
             .set((
                 runs::state.eq("running"),
                 runs::attempts.eq(attempt),
-                runs::version.eq(version),
                 runs::started_at.eq(sql::<Nullable<Timestamptz>>("COALESCE(started_at, ")
                     .bind::<Timestamptz, _>(now)
                     .sql(")")),

@@ -144,7 +144,8 @@ async fn get(
     Ok(HttpResponse::Ok().json(installs::get(&mut pooled.conn(), deployment_id(&path)).await?))
 }
 
-/// Moves a deployment to another published version (the org's admins and operators).
+/// Moves a deployment to another published version (the org's admins and operators). Runs created from
+/// then on run it; runs created before keep the version they were created under.
 #[utoipa::path(
     post,
     path = "/api/v1/deployments/{deployment}/upgrade",

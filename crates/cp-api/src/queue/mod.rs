@@ -423,28 +423,32 @@ pub(crate) async fn published_version(
     Ok(parts)
 }
 
-/// The envelope a data plane needs to run (or resume) a claimed task.
 /// What every task of one claim shares: they are all of the caller's deployment.
 struct Claimed {
     deployment: Id,
-    version: Arc<VersionParts>,
     granted_permissions: Vec<String>,
 }
 
-fn envelope(claimed: &Claimed, task: &Task, run: &Run) -> Result<TaskEnvelope, Error> {
+/// The envelope a data plane needs to run (or resume) a claimed task of a run of `version`.
+fn envelope(
+    claimed: &Claimed,
+    version: &VersionParts,
+    task: &Task,
+    run: &Run,
+) -> Result<TaskEnvelope, Error> {
     let internal = |what: &str, error: serde_json::Error| Error::Internal(format!("{what}: {error}"));
     Ok(TaskEnvelope {
         task_id: task.id.0.into(),
         run_id: run.id.0.into(),
         deployment_id: claimed.deployment.0.into(),
         org_id: run.org_id.0.into(),
-        agent: claimed.version.agent.clone(),
+        agent: version.agent.clone(),
         attempt: u32::try_from(task.attempt).unwrap_or(1),
         max_attempts: u32::try_from(task.max_attempts).unwrap_or(1),
         lease: Lease {
             expires_at: task.lease_expires_at.map_or_else(Utc::now, |at| at.0),
         },
-        workflow: claimed.version.workflow.clone(),
+        workflow: version.workflow.clone(),
         inputs: serde_json::from_str(&run.inputs).map_err(|e| internal("inputs", e))?,
         granted_permissions: claimed.granted_permissions.clone(),
         checkpoint: run
@@ -458,7 +462,7 @@ fn envelope(claimed: &Claimed, task: &Task, run: &Run) -> Result<TaskEnvelope, E
             tracestate: run.tracestate.clone(),
         }),
         preferences_version: 0,
-        memory: claimed.version.memory.clone(),
+        memory: version.memory.clone(),
     })
 }
 
@@ -490,7 +494,6 @@ async fn claim_once(
         let deployment = db::deployments::find(tx, caller.deployment_id).await?;
         let shared = Claimed {
             deployment: deployment.id,
-            version: published_version(tx, deployment.agent, &deployment.version).await?,
             granted_permissions: deployment
                 .granted_permissions()
                 .map_err(|error| Error::Internal(format!("permissions: {error}")))?,
@@ -498,7 +501,6 @@ async fn claim_once(
         let now = Time::now();
         // One statement per attempt number among the tasks (nearly always one).
         let mut runs: HashMap<Id, Run> = HashMap::with_capacity(claimed.len());
-        let version = &shared.version.agent.version;
         let mut attempts: Vec<i32> = claimed.iter().map(|task| task.attempt).collect();
         attempts.sort_unstable();
         attempts.dedup();
@@ -508,7 +510,7 @@ async fn claim_once(
                 .filter(|task| task.attempt == attempt)
                 .map(|task| task.run_id)
                 .collect();
-            for run in db::runs::start_all(tx, &ids, attempt, version, now).await? {
+            for run in db::runs::start_all(tx, &ids, attempt, now).await? {
                 runs.insert(run.id, run);
             }
         }
@@ -520,7 +522,8 @@ async fn claim_once(
             let run = runs
                 .get(&task.run_id)
                 .ok_or_else(|| Error::Internal(format!("the run of task {} is missing", task.id.0)))?;
-            envelopes.push(envelope(&shared, task, run)?);
+            let version = published_version(tx, deployment.agent, run_version(run, &deployment)).await?;
+            envelopes.push(envelope(&shared, &version, task, run)?);
             started.push(bus::run(run));
         }
         bus::publish(tx, &started).await?;
@@ -714,12 +717,16 @@ async fn past_max_charge(tx: &mut Conn<'_>, run: &db::runs::Run, max: i64) -> Re
     })
 }
 
-/// The parts of the version the run ran: the one it was last claimed with, which an upgrade of its
-/// deployment since does not change (the deployment's own version for a run never claimed).
+/// The version the run runs: the one it was created under (for a run stored before runs recorded it, its
+/// deployment's).
+fn run_version<'a>(run: &'a Run, deployment: &'a db::deployments::Deployment) -> &'a str {
+    run.version.as_deref().unwrap_or(&deployment.version)
+}
+
+/// The parts of the version the run runs, which an upgrade of its deployment since does not change.
 async fn version_ran(tx: &mut Conn<'_>, run: &db::runs::Run) -> Result<Arc<VersionParts>, Error> {
     let deployment = db::deployments::find(tx, run.deployment_id).await?;
-    let version = run.version.as_deref().unwrap_or(&deployment.version);
-    published_version(tx, deployment.agent, version).await
+    published_version(tx, deployment.agent, run_version(run, &deployment)).await
 }
 
 /// Charges the run what it used under the pricing of the version it ran (held to its maximum charge).

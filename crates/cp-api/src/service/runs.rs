@@ -74,7 +74,8 @@ pub struct RunView {
     #[schema(value_type = Option<String>)]
     pub max_charge: Option<Money>,
     pub attempts: i32,
-    /// The agent version its latest delivery ran, once claimed (its charge is priced by it).
+    /// The agent version the run runs: its deployment's when it was created, whatever the deployment was
+    /// upgraded or rolled back to since (its charge is priced by it).
     pub version: Option<String>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -260,7 +261,7 @@ pub async fn create(
             traceparent: trace.as_ref().map(|trace| trace.traceparent.clone()),
             tracestate: trace.and_then(|trace| trace.tracestate),
             parent_run_id: request.parent_run,
-            version: None,
+            version: Some(deployment.version.clone()),
         };
         db::runs::insert(tx, &run).await?;
         crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;

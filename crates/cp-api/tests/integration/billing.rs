@@ -48,7 +48,7 @@ on_both_backends! {
         assert_eq!(developer.amount_micros, 13_200_000, "the publishing org earns 80%");
     }
 
-    async fn a_run_is_charged_by_the_version_it_ran_when_its_deployment_was_upgraded_meanwhile(backend: Backend) {
+    async fn a_run_runs_and_is_charged_as_the_version_it_was_created_under(backend: Backend) {
         let app = TestApp::start(backend).await;
         let market = market(&app).await;
         publish(&app, &market, NORMALIZER, "application/yaml").await;
@@ -61,24 +61,38 @@ on_both_backends! {
             shown.body["cost"]["base"].as_str().map(str::to_owned)
         };
 
+        // Queued under 1.0.0, claimed and completed after the upgrade to 1.1.0: it runs and is priced as 1.0.0.
         let before = app.post(&runs, inputs(), token).await.body["id"].as_str().unwrap().to_owned();
-        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
-        let dearer = NORMALIZER.replacen("version: 1.0.0", "version: 1.1.0", 1).replacen(r#"per_run: "0.50""#, r#"per_run: "5.00""#, 1);
+        let shown = app.get_as_opt(&format!("/api/v1/runs/{before}"), token).await;
+        assert_eq!(shown.body["version"], "1.0.0", "a queued run shows the version it will run");
+        let dearer = NORMALIZER
+            .replacen("version: 1.0.0", "version: 1.1.0", 1)
+            .replacen(r#"per_run: "0.50""#, r#"per_run: "5.00""#, 1)
+            .replacen("Total: ", "Sum: ", 1);
         assert_ne!(dearer, NORMALIZER.replacen("version: 1.0.0", "version: 1.1.0", 1), "the new version costs more");
         publish(&app, &market, &dearer, "application/yaml").await;
         let upgraded = app.post(&format!("/api/v1/deployments/{}/upgrade", at.deployment), json!({"version": "1.1.0"}), token).await;
         assert_eq!(upgraded.status, StatusCode::OK, "{:?}", upgraded.body);
+        let claimed = claim(&app, &at.credential, "dp-1", 1).await;
+        assert_eq!(claimed[0]["run_id"], before.as_str());
+        assert_eq!(claimed[0]["agent"]["version"], "1.0.0", "{:?}", claimed[0]);
+        let workflow = claimed[0]["workflow"].to_string();
+        assert!(workflow.contains("Total: ") && !workflow.contains("Sum: "), "1.0.0's workflow: {workflow}");
+        let task = claimed[0]["task_id"].as_str().unwrap().to_owned();
         let done = dp(&app, &at.credential, &format!("tasks/{task}/complete"), Some(completion.clone())).await;
         assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
-        assert_eq!(base_of(&before).await.as_deref(), Some("0.50"), "claimed under 1.0.0, priced by it");
+        assert_eq!(base_of(&before).await.as_deref(), Some("0.50"), "created under 1.0.0, priced by it");
         let shown = app.get_as_opt(&format!("/api/v1/runs/{before}"), token).await;
         assert_eq!(shown.body["version"], "1.0.0", "the run shows the version it ran");
 
         let after = app.post(&runs, inputs(), token).await.body["id"].as_str().unwrap().to_owned();
-        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let claimed = claim(&app, &at.credential, "dp-1", 1).await;
+        assert_eq!(claimed[0]["agent"]["version"], "1.1.0");
+        assert!(claimed[0]["workflow"].to_string().contains("Sum: "), "1.1.0's workflow");
+        let task = claimed[0]["task_id"].as_str().unwrap().to_owned();
         let done = dp(&app, &at.credential, &format!("tasks/{task}/complete"), Some(completion)).await;
         assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
-        assert_eq!(base_of(&after).await.as_deref(), Some("5.00"), "claimed under 1.1.0");
+        assert_eq!(base_of(&after).await.as_deref(), Some("5.00"), "created under 1.1.0");
     }
 
     async fn a_hundred_runs_completing_at_once_leave_exact_books(backend: Backend) {
