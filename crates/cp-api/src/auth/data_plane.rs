@@ -16,6 +16,8 @@ use crate::http::AppState;
 pub struct DataPlaneCaller {
     pub deployment_id: Id,
     pub org_id: Id,
+    /// The deployment's agent (an upgrade changes its version, never its agent).
+    pub agent: Id,
 }
 
 impl FromRequest for DataPlaneCaller {
@@ -43,6 +45,7 @@ impl FromRequest for DataPlaneCaller {
             Ok(Self {
                 deployment_id: deployment.id,
                 org_id: deployment.org_id,
+                agent: deployment.agent,
             })
         })
     }

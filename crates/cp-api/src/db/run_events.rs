@@ -19,18 +19,35 @@ pub struct StoredEvent {
     pub body: String,
 }
 
-/// Stores an event unless one with its run, attempt and sequence number is stored already.
+/// Stores a batch of events in one statement, each unless one with its run, attempt and sequence number is
+/// stored already.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn insert(conn: &mut Conn<'_>, event: &StoredEvent) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::insert_into(run_events::table)
-        .values(event)
-        .on_conflict_do_nothing()
-        .execute(c)
-        .await
-        .map(drop))
+pub async fn insert_all(conn: &mut Conn<'_>, events: &[StoredEvent]) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        Conn::Postgres(c) => diesel::insert_into(run_events::table)
+            .values(events)
+            .on_conflict_do_nothing()
+            .execute(&mut **c)
+            .await
+            .map(drop),
+        // SQLite's batch insert has no conflict clause; its inserts are cheap one by one.
+        Conn::Sqlite(c) => {
+            for event in events {
+                diesel::insert_into(run_events::table)
+                    .values(event)
+                    .on_conflict_do_nothing()
+                    .execute(&mut **c)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// A run's events in order.

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 
-use super::schema::tasks;
+use super::runs::Run;
+use super::schema::{runs, tasks};
 use super::sql_types::{Timestamptz, Uuid};
 use super::{Conn, Id, Time, on_backend};
 
@@ -115,6 +116,21 @@ pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Option<Task>> {
     on_backend!(conn, |c| tasks::table
         .find(id)
         .select(Task::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// The task and its run, in one statement.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn find_with_run(conn: &mut Conn<'_>, id: Id) -> QueryResult<Option<(Task, Run)>> {
+    on_backend!(conn, |c| tasks::table
+        .inner_join(runs::table)
+        .filter(tasks::id.eq(id))
+        .select((Task::as_select(), Run::as_select()))
         .first(c)
         .await
         .optional())

@@ -600,10 +600,10 @@ pub struct EventsAck {
 }
 
 /// The task if this deployment holds it.
-async fn held(tx: &mut Conn<'_>, caller: DataPlaneCaller, id: Id) -> Result<Option<Task>, Error> {
-    Ok(db::tasks::find(tx, id)
+async fn held(tx: &mut Conn<'_>, caller: DataPlaneCaller, id: Id) -> Result<Option<(Task, Run)>, Error> {
+    Ok(db::tasks::find_with_run(tx, id)
         .await?
-        .filter(|task| task.deployment_id == caller.deployment_id))
+        .filter(|(task, _)| task.deployment_id == caller.deployment_id))
 }
 
 fn no_task(id: Id) -> Error {
@@ -626,11 +626,10 @@ pub async fn events(
     batch: EventBatch,
 ) -> Result<EventsAck, Error> {
     db::transaction(conn, async |tx| {
-        let mut task = held(tx, caller, id).await?.ok_or_else(|| no_task(id))?;
-        let mut run = db::runs::find(tx, task.run_id).await?;
+        let (mut task, mut run) = held(tx, caller, id).await?.ok_or_else(|| no_task(id))?;
         let mut events = batch.events.clone();
         events.sort_by_key(|event| event.seq);
-        let mut stored = 0;
+        let mut stored = Vec::new();
         for event in &events {
             let seq = i64::try_from(event.seq).unwrap_or(i64::MAX);
             if seq <= task.last_seq {
@@ -647,28 +646,24 @@ pub async fn events(
             }
             let body =
                 serde_json::to_value(event).map_err(|error| Error::Internal(format!("event: {error}")))?;
-            db::run_events::insert(
-                tx,
-                &db::run_events::StoredEvent {
-                    run_id: run.id,
-                    attempt: task.attempt,
-                    seq,
-                    at: Time(event.at),
-                    kind: body["type"].as_str().unwrap_or("unknown").to_owned(),
-                    body: body.to_string(),
-                },
-            )
-            .await?;
+            stored.push(db::run_events::StoredEvent {
+                run_id: run.id,
+                attempt: task.attempt,
+                seq,
+                at: Time(event.at),
+                kind: body["type"].as_str().unwrap_or("unknown").to_owned(),
+                body: body.to_string(),
+            });
             if let EventKind::Checkpoint { checkpoint } = &event.kind {
                 run.checkpoint = Some(serde_json::to_string(checkpoint).unwrap_or_default());
             }
             task.last_seq = seq;
-            stored += 1;
         }
-        if stored > 0
+        db::run_events::insert_all(tx, &stored).await?;
+        if !stored.is_empty()
             && !task.cancel_requested
             && let Some(max) = run.max_charge_micros
-            && past_max_charge(tx, &run, max).await?
+            && past_max_charge(tx, caller, &run, max).await?
         {
             // As the run's caller asked: stopped before it costs more; charged at most its maximum.
             task.cancel_requested = true;
@@ -677,12 +672,12 @@ pub async fn events(
                 protocol::Money::from_micros(max)
             ));
         }
-        if stored > 0 {
+        if !stored.is_empty() {
             db::tasks::update(tx, &task).await?;
             db::runs::update(tx, &run).await?;
         }
         Ok(EventsAck {
-            stored,
+            stored: u64::try_from(stored.len()).unwrap_or(u64::MAX),
             last_seq: u64::try_from(task.last_seq).unwrap_or_default(),
             cancel: task.cancel_requested,
         })
@@ -694,7 +689,12 @@ pub async fn events(
 const STOPPED_AT_MAX_CHARGE: &str = "stopped: its charge reached its max_charge";
 
 /// Whether what the run's finished steps counted so far prices above `max`.
-async fn past_max_charge(tx: &mut Conn<'_>, run: &db::runs::Run, max: i64) -> Result<bool, Error> {
+async fn past_max_charge(
+    tx: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    run: &db::runs::Run,
+    max: i64,
+) -> Result<bool, Error> {
     let mut used = protocol::Usage::default();
     for event in db::run_events::finished_of_run(tx, run.id).await? {
         let Ok(RunEvent {
@@ -709,7 +709,7 @@ async fn past_max_charge(tx: &mut Conn<'_>, run: &db::runs::Run, max: i64) -> Re
             *total = total.saturating_add(count);
         }
     }
-    let version = version_ran(tx, run).await?;
+    let version = version_ran(tx, caller, run).await?;
     Ok(match crate::billing::price(&version.pricing, &used) {
         Ok(price) => price.total.micros() > max,
         // Past what can be counted: past any maximum.
@@ -723,15 +723,30 @@ fn run_version<'a>(run: &'a Run, deployment: &'a db::deployments::Deployment) ->
     run.version.as_deref().unwrap_or(&deployment.version)
 }
 
-/// The parts of the version the run runs, which an upgrade of its deployment since does not change.
-async fn version_ran(tx: &mut Conn<'_>, run: &db::runs::Run) -> Result<Arc<VersionParts>, Error> {
-    let deployment = db::deployments::find(tx, run.deployment_id).await?;
-    published_version(tx, deployment.agent, run_version(run, &deployment)).await
+/// The parts of the version a run of the caller's deployment runs, which an upgrade of the deployment
+/// since does not change.
+async fn version_ran(
+    tx: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    run: &db::runs::Run,
+) -> Result<Arc<VersionParts>, Error> {
+    match &run.version {
+        Some(version) => published_version(tx, caller.agent, version).await,
+        None => {
+            let deployment = db::deployments::find(tx, run.deployment_id).await?;
+            published_version(tx, deployment.agent, run_version(run, &deployment)).await
+        }
+    }
 }
 
 /// Charges the run what it used under the pricing of the version it ran (held to its maximum charge).
-async fn charge(tx: &mut Conn<'_>, run: &db::runs::Run, used: &protocol::Usage) -> Result<(), Error> {
-    let version = version_ran(tx, run).await?;
+async fn charge(
+    tx: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    run: &db::runs::Run,
+    used: &protocol::Usage,
+) -> Result<(), Error> {
+    let version = version_ran(tx, caller, run).await?;
     let seller = crate::billing::Seller {
         developer_org: version.developer_org,
         agent: &version.agent.id,
@@ -770,7 +785,7 @@ pub async fn finish(
     outcome: Outcome,
 ) -> Result<crate::service::runs::RunView, Error> {
     db::transaction(conn, async |tx| {
-        let Some(task) = held(tx, caller, id).await? else {
+        let Some((task, mut run)) = held(tx, caller, id).await? else {
             // A repeated report: the run remembers which delivery finished it.
             return match db::runs::by_finishing_task(tx, id).await? {
                 Some(run) if run.deployment_id == caller.deployment_id => {
@@ -784,7 +799,6 @@ pub async fn finish(
                 "the task's lease was lost; it waits for another claim".to_owned(),
             ));
         }
-        let mut run = db::runs::find(tx, task.run_id).await?;
         let now = Time::now();
         let stopped_at_max_charge = task.cancel_requested
             && run
@@ -837,7 +851,7 @@ pub async fn finish(
                     .as_deref()
                     .and_then(|usage| serde_json::from_str(usage).ok())
                     .unwrap_or_default();
-                charge(tx, &run, &used).await?;
+                charge(tx, caller, &run, &used).await?;
             }
             // Asked to stop while it was asking for approval: it stops.
             Outcome::Suspended(_) => run.state = "cancelled".to_owned(),
@@ -871,7 +885,7 @@ pub async fn finish(
                 let approved = (run.attempts > 1 && db::approvals::any_approved(tx, run.id).await?)
                     || db::runs::any_child_remediated(tx, run.id).await?;
                 run.state = if approved { "remediated" } else { "succeeded" }.to_owned();
-                charge(tx, &run, &completion.usage).await?;
+                charge(tx, caller, &run, &completion.usage).await?;
                 run.outputs = Some(completion.outputs.to_string());
             }
         }
