@@ -1,12 +1,16 @@
 //! An org's monthly limits — how many runs it may start and what it may spend per UTC month — and a run's
 //! maximum charge, checked before a run is queued: a run that would break one is refused, saying which
-//! limit and when it resets, and nothing is written.
+//! limit and when it resets, and nothing is written. Against the spend cap, runs still queued or under way
+//! count as spending at least their price per run.
+
+use std::collections::HashMap;
 
 use protocol::Money;
 
 use super::Period;
+use crate::db::deployments::Deployment;
 use crate::db::orgs::Org;
-use crate::db::{self, Conn, Time};
+use crate::db::{self, Conn, Id, Time};
 use crate::error::Error;
 
 /// Checks, inside the transaction that would queue it, that one more run of the org — charged at least
@@ -40,11 +44,20 @@ pub async fn check_org(tx: &mut Conn<'_>, org: &Org, least: Money, now: Time) ->
     if let Some(cap) = org.monthly_spend_cap_micros {
         let runs = db::charges::spent_since(tx, org.id, since).await?;
         let spent = runs.saturating_add(db::subscriptions::fees_since(tx, org.id, since).await?);
-        if spent.saturating_add(least.micros()) > cap {
-            let what = if least.micros() > 0 {
-                format!(" and this run costs at least ${least}")
-            } else {
-                String::new()
+        let (held, unfinished) = held_for_unfinished(tx, org.id).await?;
+        if spent.saturating_add(held).saturating_add(least.micros()) > cap {
+            let runs = if unfinished == 1 { "run" } else { "runs" };
+            let held = (unfinished > 0).then(|| {
+                format!(
+                    "${} held for {unfinished} unfinished {runs}",
+                    Money::from_micros(held)
+                )
+            });
+            let this = (least.micros() > 0).then(|| format!("this run costs at least ${least}"));
+            let what = match (held, this) {
+                (Some(held), Some(this)) => format!(", {held} and {this}"),
+                (Some(one), None) | (None, Some(one)) => format!(" and {one}"),
+                (None, None) => String::new(),
             };
             return Err(Error::PaymentRequired(format!(
                 "the org's monthly spend cap of ${} would be passed: ${} spent this month{what}; it resets at {}",
@@ -55,6 +68,32 @@ pub async fn check_org(tx: &mut Conn<'_>, org: &Org, least: Money, now: Time) ->
         }
     }
     Ok(())
+}
+
+/// What the org's unfinished runs will cost at least (each its version's price per run), and how many
+/// there are: a spend cap counts them as spent, so runs queued at once cannot together pass it.
+async fn held_for_unfinished(tx: &mut Conn<'_>, org: Id) -> Result<(i64, i64), Error> {
+    let unfinished = db::runs::unfinished_of_org(tx, org).await?;
+    if unfinished.is_empty() {
+        return Ok((0, 0));
+    }
+    let deployments: HashMap<Id, Deployment> = db::deployments::of_org(tx, org, true)
+        .await?
+        .into_iter()
+        .map(|deployment| (deployment.id, deployment))
+        .collect();
+    let (mut held, mut count) = (0_i64, 0_i64);
+    for (deployment, version, runs) in unfinished {
+        let deployment = deployments
+            .get(&deployment)
+            .ok_or_else(|| Error::Internal(format!("a run of the org has no deployment {}", deployment.0)))?;
+        let version = version.as_deref().unwrap_or(&deployment.version);
+        let parts = crate::queue::published_version(tx, deployment.agent, version).await?;
+        let least = parts.pricing.per_run.unwrap_or(Money::ZERO).micros();
+        held = held.saturating_add(least.saturating_mul(runs));
+        count = count.saturating_add(runs);
+    }
+    Ok((held, count))
 }
 
 /// Checks a run's maximum charge against the least the run can cost.

@@ -213,6 +213,22 @@ pub async fn unfinished_of_deployment(conn: &mut Conn<'_>, deployment: Id) -> Qu
         .await)
 }
 
+/// How many of the org's runs are still queued or under way, by deployment and version.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn unfinished_of_org(conn: &mut Conn<'_>, org: Id) -> QueryResult<Vec<(Id, Option<String>, i64)>> {
+    use diesel::dsl::count_star;
+    on_backend!(conn, |c| runs::table
+        .filter(runs::org_id.eq(org))
+        .filter(runs::state.eq_any(UNFINISHED))
+        .group_by((runs::deployment_id, runs::version))
+        .select((runs::deployment_id, runs::version, count_star()))
+        .load(c)
+        .await)
+}
+
 /// The run a task delivery finished, if one did.
 ///
 /// # Errors

@@ -118,7 +118,10 @@ on_both_backends! {
         assert_eq!(refused.content_type(), "application/problem+json");
         let detail = refused.body["detail"].as_str().unwrap();
         assert!(
-            detail.contains("monthly spend cap of $16.75 would be passed: $16.50 spent this month and this run costs at least $0.50"),
+            detail.contains(
+                "monthly spend cap of $16.75 would be passed: $16.50 spent this month, $0.50 held for 1 unfinished run \
+                 and this run costs at least $0.50"
+            ),
             "{detail}"
         );
         assert!(detail.contains(&next_month()), "{detail}");
@@ -128,6 +131,32 @@ on_both_backends! {
             let answer = set(&app, &at, bad.clone()).await;
             assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {:?}", answer.body);
         }
+    }
+
+    async fn runs_queued_at_once_cannot_together_pass_the_spend_cap(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let at = acme(&app).await;
+        // $0.50 a run at least: four fit under $2.20, whatever order the requests take their turns in.
+        set(&app, &at, json!({"monthly_spend_cap": "2.20"})).await;
+        let attempts = (0..8).map(|_| start(&app, &at, inputs(), None));
+        let answers = futures_util::future::join_all(attempts).await;
+        let created = answers.iter().filter(|answer| answer.status == StatusCode::CREATED).count();
+        let refused: Vec<&Answer> = answers.iter().filter(|answer| answer.status == StatusCode::PAYMENT_REQUIRED).collect();
+        assert_eq!((created, refused.len()), (4, 4), "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+        let detail = refused[0].body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("$0.00 spent this month, $2.00 held for 4 unfinished runs and this run costs at least $0.50"),
+            "{detail}"
+        );
+        assert_eq!(runs_of(&app, &at).await, 4, "nothing written for the refused");
+
+        // A run that ends without a charge holds nothing any more: there is room for one more.
+        let task = claim(&app, &at.credential, "dp-1", 1).await[0]["task_id"].as_str().unwrap().to_owned();
+        let failure = json!({"reason": "the export was empty", "retryable": false});
+        let failed = dp(&app, &at.credential, &format!("tasks/{task}/fail"), Some(failure)).await;
+        assert_eq!(failed.status, StatusCode::OK, "{:?}", failed.body);
+        assert_eq!(start(&app, &at, inputs(), None).await.status, StatusCode::CREATED);
+        assert_eq!(start(&app, &at, inputs(), None).await.status, StatusCode::PAYMENT_REQUIRED);
     }
 
     async fn a_max_charge_below_the_agents_price_is_refused(backend: Backend) {
