@@ -104,7 +104,7 @@ async fn raw_claim_loop(pool: &db::Pool, deployment: Id, count: usize) -> anyhow
             loop {
                 let until = Time(chrono::Utc::now() + chrono::Duration::seconds(60));
                 let claimed = db::transaction(&mut conn, async |tx| {
-                    let tasks = db::tasks::claim(tx, deployment, &instance, 1, until).await?;
+                    let tasks = db::tasks::claim(tx, deployment, &instance, 1, until, None).await?;
                     for task in &tasks {
                         db::tasks::delete(tx, task.id).await?;
                     }

@@ -413,4 +413,30 @@ impl Manifest {
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tools.iter().find(|tool| tool.name == name)
     }
+
+    /// What a data plane must be able to run for this workflow, in the terms a data plane advertises its
+    /// capabilities in: each node kind, and `tool:<name>` for each tool a node calls (`tool`, or `tools`
+    /// an LLM node may call). Sorted, each once.
+    #[must_use]
+    pub fn needs(&self) -> std::collections::BTreeSet<String> {
+        let mut needs = std::collections::BTreeSet::new();
+        for node in &self.workflow.nodes {
+            needs.insert(node.kind.clone());
+            let single = node.config.get("tool").and_then(Value::as_str);
+            let listed = node
+                .config
+                .get("tools")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str);
+            needs.extend(
+                single
+                    .into_iter()
+                    .chain(listed)
+                    .map(|tool| format!("tool:{tool}")),
+            );
+        }
+        needs
+    }
 }

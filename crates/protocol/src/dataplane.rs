@@ -13,7 +13,8 @@ pub struct Registration {
     pub instance_id: String,
     /// The `dp-runtime` version.
     pub version: String,
-    /// Node kinds and tools this instance can run.
+    /// Node kinds and tools (`tool:<name>`) this instance can run: it is handed only runs whose workflow
+    /// needs nothing else. Empty: anything.
     #[serde(default)]
     pub capabilities: Vec<String>,
     /// Task slots.

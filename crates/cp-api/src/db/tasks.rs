@@ -5,7 +5,7 @@
 //! plain select-then-update in the claim's transaction is exact.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::RunQueryDsl;
 
 use super::runs::Run;
@@ -237,8 +237,24 @@ pub async fn expired(conn: &mut Conn<'_>, deployment: Id, now: Time) -> QueryRes
         .await)
 }
 
+/// The versions of the runs of the deployment's unleased tasks, each once.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn queued_versions(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<Vec<Option<String>>> {
+    on_backend!(conn, |c| tasks::table
+        .inner_join(runs::table)
+        .filter(tasks::deployment_id.eq(deployment))
+        .filter(tasks::leased_by.is_null())
+        .select(runs::version)
+        .distinct()
+        .load(c)
+        .await)
+}
+
 /// Leases up to `max` of the deployment's unleased tasks to `instance` until `until`, highest priority
-/// then oldest first.
+/// then oldest first; with `versions`, only tasks of runs of those agent versions.
 ///
 /// # Errors
 ///
@@ -249,9 +265,10 @@ pub async fn claim(
     instance: &str,
     max: i64,
     until: Time,
+    versions: Option<&[String]>,
 ) -> QueryResult<Vec<Task>> {
-    match conn {
-        Conn::Postgres(c) => {
+    match (conn, versions) {
+        (Conn::Postgres(c), None) => {
             super::Prepared(
                 diesel::sql_query(
                     "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id IN ( \
@@ -266,10 +283,39 @@ pub async fn claim(
             .load(&mut **c)
             .await
         }
-        Conn::Sqlite(c) => {
-            let ids: Vec<Id> = tasks::table
+        (Conn::Postgres(c), Some(versions)) => {
+            super::Prepared(
+                diesel::sql_query(
+                    "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id IN ( \
+                     SELECT tasks.id FROM tasks JOIN runs ON runs.id = tasks.run_id \
+                     WHERE tasks.deployment_id = $3 AND tasks.leased_by IS NULL AND runs.version = ANY($5) \
+                     ORDER BY tasks.priority DESC, tasks.created_at LIMIT $4 FOR UPDATE OF tasks SKIP LOCKED) \
+                     RETURNING *",
+                )
+                .bind::<Text, _>(instance)
+                .bind::<Timestamptz, _>(until)
+                .bind::<Uuid, _>(deployment)
+                .bind::<BigInt, _>(max)
+                .bind::<Array<Text>, _>(versions),
+            )
+            .load(&mut **c)
+            .await
+        }
+        (Conn::Sqlite(c), versions) => {
+            let mut queued = tasks::table
                 .filter(tasks::deployment_id.eq(deployment))
                 .filter(tasks::leased_by.is_null())
+                .into_boxed();
+            if let Some(versions) = versions {
+                queued = queued.filter(
+                    tasks::run_id.eq_any(
+                        runs::table
+                            .filter(runs::version.eq_any(versions))
+                            .select(runs::id),
+                    ),
+                );
+            }
+            let ids: Vec<Id> = queued
                 .order((tasks::priority.desc(), tasks::created_at.asc()))
                 .limit(max)
                 .select(tasks::id)

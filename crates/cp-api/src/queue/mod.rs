@@ -11,7 +11,7 @@
 
 pub mod listener;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -373,6 +373,8 @@ pub(crate) struct VersionParts {
     developer_org: Id,
     /// The manifest's retention and context sizes, for the data plane.
     memory: protocol::AgentMemory,
+    /// The node kinds and tools a data plane must advertise to run the workflow.
+    needs: BTreeSet<String>,
 }
 
 /// Parts of published versions already read, by (agent, version). A published version never changes
@@ -413,6 +415,7 @@ pub(crate) async fn published_version(
         workflow,
         inputs: manifest.input_validator()?,
         memory: manifest.memory.applied(),
+        needs: manifest.needs(),
         pricing: manifest.pricing,
         developer_org: listing.owner_org_id,
     });
@@ -466,6 +469,43 @@ fn envelope(
     })
 }
 
+/// Of the versions the deployment's queued runs run, those the instance can: all of them (`None`) unless it
+/// registered with capabilities that lack a node kind or tool one of them needs. An instance that never
+/// registered, or advertised nothing, is taken to run anything.
+async fn runnable_versions(
+    tx: &mut Conn<'_>,
+    caller: DataPlaneCaller,
+    instance: &str,
+) -> Result<Option<Vec<String>>, Error> {
+    let Some(advertised) = db::data_planes::capabilities(tx, caller.deployment_id, instance).await? else {
+        return Ok(None);
+    };
+    let capabilities: BTreeSet<String> = serde_json::from_str(&advertised)
+        .map_err(|error| Error::Internal(format!("stored capabilities: {error}")))?;
+    if capabilities.is_empty() {
+        return Ok(None);
+    }
+    let mut runnable = Vec::new();
+    let mut all = true;
+    // Every run records its version when it is created.
+    for version in db::tasks::queued_versions(tx, caller.deployment_id)
+        .await?
+        .into_iter()
+        .flatten()
+    {
+        if published_version(tx, caller.agent, &version)
+            .await?
+            .needs
+            .is_subset(&capabilities)
+        {
+            runnable.push(version);
+        } else {
+            all = false;
+        }
+    }
+    Ok((!all).then_some(runnable))
+}
+
 /// One claim: put back lost leases, lease up to `max` tasks, start their runs. Unless the caller knows
 /// what there is to claim (a claim woken for a queued task does), it looks first, so a claim that would find
 /// nothing (as most claims of idle data planes do) costs one statement and no transaction.
@@ -487,7 +527,19 @@ async fn claim_once(
         if claimable.lost {
             recover_lost_leases(tx, caller.deployment_id).await?;
         }
-        let claimed = db::tasks::claim(tx, caller.deployment_id, instance, max, lease_until()).await?;
+        let versions = runnable_versions(tx, caller, instance).await?;
+        if versions.as_ref().is_some_and(Vec::is_empty) {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let claimed = db::tasks::claim(
+            tx,
+            caller.deployment_id,
+            instance,
+            max,
+            lease_until(),
+            versions.as_deref(),
+        )
+        .await?;
         if claimed.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }

@@ -48,6 +48,20 @@ pub fn inputs() -> Value {
     json!({"inputs": {"billing_source": "s3://acme-billing/exports", "period": "2026-10"}})
 }
 
+/// What `dp-runtime` advertises, with one tool: the normalizer needs these node kinds and its one tool.
+fn capabilities(tool: &str) -> Value {
+    json!([
+        "a2a",
+        "approval",
+        "llm",
+        "memory_search",
+        "memory_write",
+        "tool",
+        "transform",
+        format!("tool:{tool}")
+    ])
+}
+
 async fn start_run(app: &TestApp, at: &Installed, body: Value, key: Option<&str>) -> Answer {
     let mut request = TestRequest::post()
         .uri(&format!("/api/v1/deployments/{}/runs", at.deployment))
@@ -159,6 +173,40 @@ fn sse_ids(body: &str) -> Vec<&str> {
 }
 
 on_both_backends! {
+    async fn a_data_plane_claims_only_runs_of_versions_it_can_run(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        publish(&app, &market, NORMALIZER, "application/yaml").await;
+        let at = installed(&app, "Acme").await;
+        let register = async |instance: &str, capabilities: Value| {
+            let body = json!({"instance_id": instance, "version": "0.1.0", "capabilities": capabilities, "concurrency": 4});
+            let registered = dp(&app, &at.credential, "register", Some(body)).await;
+            assert_eq!(registered.status, StatusCode::OK, "{:?}", registered.body);
+        };
+        register("dp-old", capabilities("billing.normalize")).await;
+        register("dp-new", capabilities("billing.normalise")).await;
+        register("dp-small", json!(["tool", "transform", "tool:billing.normalize"])).await;
+
+        // 1.0.0 calls `billing.normalize`; 1.1.0 calls the same tool renamed `billing.normalise`.
+        let old = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+        publish(&app, &market, &NORMALIZER.replacen("version: 1.0.0", "version: 1.1.0", 1).replace("billing.normalize", "billing.normalise"), "application/yaml").await;
+        let upgraded = app.post(&format!("/api/v1/deployments/{}/upgrade", at.deployment), json!({"version": "1.1.0"}), Some(&at.operator.token)).await;
+        assert_eq!(upgraded.status, StatusCode::OK, "{:?}", upgraded.body);
+        let new = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+
+        assert!(claim(&app, &at.credential, "dp-small", 8).await.is_empty(), "no llm node, no memory: neither version");
+        let got = claim(&app, &at.credential, "dp-new", 8).await;
+        assert_eq!(got.iter().map(|task| task["run_id"].as_str().unwrap()).collect::<Vec<_>>(), [new.as_str()]);
+        let got = claim(&app, &at.credential, "dp-old", 8).await;
+        assert_eq!(got.iter().map(|task| task["run_id"].as_str().unwrap()).collect::<Vec<_>>(), [old.as_str()]);
+        assert_eq!(got[0]["agent"]["version"], "1.0.0");
+
+        // One that never registered, or advertised nothing, is taken to run anything.
+        let third = start_run(&app, &at, inputs(), None).await.body["id"].as_str().unwrap().to_owned();
+        let got = claim(&app, &at.credential, "dp-unregistered", 8).await;
+        assert_eq!(got.iter().map(|task| task["run_id"].as_str().unwrap()).collect::<Vec<_>>(), [third.as_str()]);
+    }
+
     async fn a_run_lives_from_request_to_result(backend: Backend) {
         let app = TestApp::start(backend).await;
         let market = market(&app).await;
@@ -166,7 +214,7 @@ on_both_backends! {
         let at = installed(&app, "Acme").await;
         let org = at.operator.org_id.clone().unwrap();
 
-        let registered = dp(&app, &at.credential, "register", Some(json!({"instance_id": "dp-1", "version": "0.1.0", "capabilities": ["tool"], "concurrency": 4}))).await;
+        let registered = dp(&app, &at.credential, "register", Some(json!({"instance_id": "dp-1", "version": "0.1.0", "capabilities": capabilities("billing.normalize"), "concurrency": 4}))).await;
         assert_eq!(registered.status, StatusCode::OK, "{:?}", registered.body);
         assert_eq!(registered.body["deployment_id"], at.deployment.as_str());
         let deployment = app.get_as_opt(&format!("/api/v1/deployments/{}", at.deployment), Some(&at.operator.token)).await;

@@ -32,6 +32,18 @@ fn the_billing_normalizer_reads_as_written() {
         ["customer_environments", "cost_anomalies"]
     );
     assert_eq!(manifest.risk(), Risk::Low);
+    assert_eq!(
+        manifest.needs().into_iter().collect::<Vec<_>>(),
+        [
+            "a2a",
+            "llm",
+            "memory_search",
+            "memory_write",
+            "tool",
+            "tool:billing.normalize",
+            "transform"
+        ]
+    );
 }
 
 #[test]
