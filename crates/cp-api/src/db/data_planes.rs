@@ -42,24 +42,6 @@ pub async fn register(conn: &mut Conn<'_>, instance: &DataPlane) -> QueryResult<
         .map(drop))
 }
 
-/// What the instance advertised it can run when it registered (a JSON array); none when it never did.
-///
-/// # Errors
-///
-/// Database errors.
-pub async fn capabilities(
-    conn: &mut Conn<'_>,
-    deployment: Id,
-    instance: &str,
-) -> QueryResult<Option<String>> {
-    on_backend!(conn, |c| data_planes::table
-        .find((deployment, instance))
-        .select(data_planes::capabilities)
-        .first(c)
-        .await
-        .optional())
-}
-
 /// Notes that an instance reported in; false when it never registered.
 ///
 /// # Errors

@@ -475,12 +475,12 @@ fn envelope(
 async fn runnable_versions(
     tx: &mut Conn<'_>,
     caller: DataPlaneCaller,
-    instance: &str,
+    advertised: Option<&str>,
 ) -> Result<Option<Vec<String>>, Error> {
-    let Some(advertised) = db::data_planes::capabilities(tx, caller.deployment_id, instance).await? else {
+    let Some(advertised) = advertised else {
         return Ok(None);
     };
-    let capabilities: BTreeSet<String> = serde_json::from_str(&advertised)
+    let capabilities: BTreeSet<String> = serde_json::from_str(advertised)
         .map_err(|error| Error::Internal(format!("stored capabilities: {error}")))?;
     if capabilities.is_empty() {
         return Ok(None);
@@ -527,7 +527,9 @@ async fn claim_once(
         if claimable.lost {
             recover_lost_leases(tx, caller.deployment_id).await?;
         }
-        let versions = runnable_versions(tx, caller, instance).await?;
+        let (deployment, advertised) =
+            db::deployments::with_capabilities_of(tx, caller.deployment_id, instance).await?;
+        let versions = runnable_versions(tx, caller, advertised.as_deref()).await?;
         if versions.as_ref().is_some_and(Vec::is_empty) {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -543,7 +545,6 @@ async fn claim_once(
         if claimed.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let deployment = db::deployments::find(tx, caller.deployment_id).await?;
         let shared = Claimed {
             deployment: deployment.id,
             granted_permissions: deployment
