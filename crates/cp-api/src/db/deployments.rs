@@ -3,7 +3,8 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{data_planes, deployments};
+use super::orgs::Org;
+use super::schema::{data_planes, deployments, orgs};
 use super::{Conn, Id, Time, on_backend};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -95,6 +96,20 @@ pub async fn with_capabilities_of(
         )
         .filter(deployments::id.eq(id))
         .select((Deployment::as_select(), data_planes::capabilities.nullable()))
+        .first(c)
+        .await)
+}
+
+/// The deployment and its org, in one statement.
+///
+/// # Errors
+///
+/// `NotFound` when there is no such deployment.
+pub async fn with_org(conn: &mut Conn<'_>, id: Id) -> QueryResult<(Deployment, Org)> {
+    on_backend!(conn, |c| deployments::table
+        .inner_join(orgs::table)
+        .filter(deployments::id.eq(id))
+        .select((Deployment::as_select(), Org::as_select()))
         .first(c)
         .await)
 }

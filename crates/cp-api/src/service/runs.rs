@@ -8,6 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::billing::limits;
 use crate::db::deployments::Deployment;
+use crate::db::orgs::Org;
 use crate::db::runs::{Run, RunFilter};
 use crate::db::tasks::Task;
 use crate::db::{self, Conn, Id, Time};
@@ -179,13 +180,13 @@ fn check(request: &NewRun, key: Option<&str>) -> Result<(), Error> {
     Ok(())
 }
 
-/// A deployment that can take runs.
-async fn live(tx: &mut Conn<'_>, id: Id) -> Result<Deployment, Error> {
-    let deployment = db::deployments::find(tx, id).await?;
+/// A deployment that can take runs, and its org.
+async fn live(tx: &mut Conn<'_>, id: Id) -> Result<(Deployment, Org), Error> {
+    let (deployment, org) = db::deployments::with_org(tx, id).await?;
     if deployment.state == "uninstalled" {
         return Err(Error::Conflict("the deployment is uninstalled".to_owned()));
     }
-    Ok(deployment)
+    Ok((deployment, org))
 }
 
 /// Starts a run of the deployment, or, for an idempotency key already used with the same request, returns
@@ -221,7 +222,7 @@ pub async fn create(
         }
     };
     let created = db::transaction(conn, async |tx| {
-        let deployment = live(tx, deployment).await?;
+        let (deployment, org) = live(tx, deployment).await?;
         if let Some(key) = key
             && let Some(existing) = db::runs::by_idempotency_key(tx, deployment.id, key).await?
         {
@@ -235,7 +236,6 @@ pub async fn create(
         }
         let now = Time::now();
         let trace = crate::telemetry::current_trace_context();
-        let org = db::orgs::find(tx, deployment.org_id).await?;
         limits::check_org(tx, &org, least, now).await?;
         let run = Run {
             id: Id::new(),
