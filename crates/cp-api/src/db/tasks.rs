@@ -268,12 +268,15 @@ pub async fn claim(
     versions: Option<&[String]>,
 ) -> QueryResult<Vec<Task>> {
     match (conn, versions) {
+        // The ids to lease are picked once, as an array. As `id IN (SELECT … LIMIT … FOR UPDATE SKIP LOCKED)`,
+        // a plan made while the table was nearly empty joins each task to a fresh run of the inner select,
+        // which skips the rows this statement already leased: one claim then leased every queued task.
         (Conn::Postgres(c), None) => {
             super::Prepared(
                 diesel::sql_query(
-                    "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id IN ( \
+                    "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id = ANY(ARRAY( \
                      SELECT id FROM tasks WHERE deployment_id = $3 AND leased_by IS NULL \
-                     ORDER BY priority DESC, created_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *",
+                     ORDER BY priority DESC, created_at LIMIT $4 FOR UPDATE SKIP LOCKED)) RETURNING *",
                 )
                 .bind::<Text, _>(instance)
                 .bind::<Timestamptz, _>(until)
@@ -286,10 +289,10 @@ pub async fn claim(
         (Conn::Postgres(c), Some(versions)) => {
             super::Prepared(
                 diesel::sql_query(
-                    "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id IN ( \
+                    "UPDATE tasks SET leased_by = $1, lease_expires_at = $2 WHERE id = ANY(ARRAY( \
                      SELECT tasks.id FROM tasks JOIN runs ON runs.id = tasks.run_id \
                      WHERE tasks.deployment_id = $3 AND tasks.leased_by IS NULL AND runs.version = ANY($5) \
-                     ORDER BY tasks.priority DESC, tasks.created_at LIMIT $4 FOR UPDATE OF tasks SKIP LOCKED) \
+                     ORDER BY tasks.priority DESC, tasks.created_at LIMIT $4 FOR UPDATE OF tasks SKIP LOCKED)) \
                      RETURNING *",
                 )
                 .bind::<Text, _>(instance)

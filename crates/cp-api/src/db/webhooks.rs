@@ -199,9 +199,10 @@ pub async fn claim_due(conn: &mut Conn<'_>, now: Time, until: Time, max: i64) ->
     match conn {
         Conn::Postgres(c) => {
             diesel::sql_query(
-                "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id IN ( \
+                // The due ids are picked once, as an array (see `tasks::claim`).
+                "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = ANY(ARRAY( \
                  SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
-                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *",
+                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING *",
             )
             .bind::<Timestamptz, _>(until)
             .bind::<Timestamptz, _>(now)

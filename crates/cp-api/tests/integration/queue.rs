@@ -724,3 +724,42 @@ async fn dead_tasks_are_vacuumed_past_the_threshold() {
         assert_eq!(tasks_vacuum_count(&app).await, before + 1);
     }
 }
+
+/// A claim leases at most `max` tasks, even under a plan made while the queue was empty and kept while
+/// it filled (a prepared statement's generic plan is kept until the table's statistics change).
+#[actix_web::test]
+async fn a_claim_planned_on_an_empty_queue_still_leases_at_most_max() {
+    use diesel_async::SimpleAsyncConnection as _;
+    let app = TestApp::start(Backend::Postgres).await;
+    let market = market(&app).await;
+    publish(&app, &market, NORMALIZER, "application/yaml").await;
+    let at = installed(&app, "Acme").await;
+    let deployment = cp_api::db::Id(at.deployment.parse().unwrap());
+    let until = cp_api::db::Time(chrono::Utc::now() + chrono::Duration::seconds(60));
+    let mut pooled = app.state.pool.get().await.unwrap();
+    let mut conn = pooled.conn();
+    let cp_api::db::Conn::Postgres(pg) = &mut conn else {
+        unreachable!()
+    };
+    pg.batch_execute("VACUUM tasks").await.unwrap();
+    pg.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    let none = cp_api::db::tasks::claim(&mut conn, deployment, "dp-1", 2, until, None)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    for _ in 0..20 {
+        assert_eq!(
+            start_run(&app, &at, inputs(), None).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let claimed = cp_api::db::tasks::claim(&mut conn, deployment, "dp-1", 2, until, None)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let next = claim(&app, &at.credential, "dp-2", 32).await;
+    assert_eq!(next.len(), 18, "the other 18 are still queued");
+}
