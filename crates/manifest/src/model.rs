@@ -422,21 +422,25 @@ impl Manifest {
         let mut needs = std::collections::BTreeSet::new();
         for node in &self.workflow.nodes {
             needs.insert(node.kind.clone());
-            let single = node.config.get("tool").and_then(Value::as_str);
-            let listed = node
-                .config
-                .get("tools")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str);
-            needs.extend(
-                single
-                    .into_iter()
-                    .chain(listed)
-                    .map(|tool| format!("tool:{tool}")),
-            );
+            needs.extend(tools_called(&node.config).map(|(_, tool)| format!("tool:{tool}")));
         }
         needs
     }
+}
+
+/// The tools a node's config calls — `tool: name`, and each of `tools: [names]` — each with its index in
+/// `tools` (none for `tool`).
+pub(crate) fn tools_called(config: &Map<String, Value>) -> impl Iterator<Item = (Option<usize>, &str)> {
+    let single = config
+        .get("tool")
+        .and_then(Value::as_str)
+        .map(|name| (None, name));
+    let listed = config
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(index, name)| name.as_str().map(|name| (Some(index), name)));
+    single.into_iter().chain(listed)
 }

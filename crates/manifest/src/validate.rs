@@ -10,7 +10,7 @@ use protocol::FieldError;
 use serde_json::{Map, Value};
 
 use crate::limits::{MAX_TTL, MIN_TTL};
-use crate::model::{Duration, Edge, Node, OnError, Workflow};
+use crate::model::{Duration, Edge, Node, OnError, Workflow, tools_called};
 use crate::path::{Path, SourceMap};
 use crate::schema;
 
@@ -253,19 +253,13 @@ fn check_tool_uses(
     values: &Map<String, Value>,
     tools: &[Option<&str>],
 ) {
-    let mut check = |path: Path, name: &str| {
+    for (index, name) in tools_called(values) {
         if !tools.contains(&Some(name)) {
+            let path = match index {
+                None => config.key("tool"),
+                Some(index) => config.key("tools").index(index),
+            };
             checker.error(&path, format!("tool {name:?} is not declared under tools"));
-        }
-    };
-    if let Some(Value::String(name)) = values.get("tool") {
-        check(config.key("tool"), name);
-    }
-    if let Some(Value::Array(names)) = values.get("tools") {
-        for (index, name) in names.iter().enumerate() {
-            if let Value::String(name) = name {
-                check(config.key("tools").index(index), name);
-            }
         }
     }
 }
