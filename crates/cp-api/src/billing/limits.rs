@@ -87,7 +87,7 @@ async fn held_for_unfinished(tx: &mut Conn<'_>, org: Id) -> Result<(i64, i64), E
         let deployment = deployments
             .get(&deployment)
             .ok_or_else(|| Error::Internal(format!("a run of the org has no deployment {}", deployment.0)))?;
-        let version = version.as_deref().unwrap_or(&deployment.version);
+        let version = crate::queue::run_version(version.as_deref(), deployment);
         let parts = crate::queue::published_version(tx, deployment.agent, version).await?;
         let least = parts.pricing.per_run.unwrap_or(Money::ZERO).micros();
         held = held.saturating_add(least.saturating_mul(runs));

@@ -575,7 +575,12 @@ async fn claim_once(
             let run = runs
                 .get(&task.run_id)
                 .ok_or_else(|| Error::Internal(format!("the run of task {} is missing", task.id.0)))?;
-            let version = published_version(tx, deployment.agent, run_version(run, &deployment)).await?;
+            let version = published_version(
+                tx,
+                deployment.agent,
+                run_version(run.version.as_deref(), &deployment),
+            )
+            .await?;
             envelopes.push(envelope(&shared, &version, task, run)?);
             started.push(bus::run(run));
         }
@@ -770,10 +775,13 @@ async fn past_max_charge(
     })
 }
 
-/// The version the run runs: the one it was created under (for a run stored before runs recorded it, its
-/// deployment's).
-fn run_version<'a>(run: &'a Run, deployment: &'a db::deployments::Deployment) -> &'a str {
-    run.version.as_deref().unwrap_or(&deployment.version)
+/// The version a run of the deployment runs, given the version the run recorded: the one it was created
+/// under (for a run stored before runs recorded it, the deployment's).
+pub(crate) fn run_version<'a>(
+    recorded: Option<&'a str>,
+    deployment: &'a db::deployments::Deployment,
+) -> &'a str {
+    recorded.unwrap_or(&deployment.version)
 }
 
 /// The parts of the version a run of the caller's deployment runs, which an upgrade of the deployment
@@ -787,7 +795,12 @@ async fn version_ran(
         Some(version) => published_version(tx, caller.agent, version).await,
         None => {
             let deployment = db::deployments::find(tx, run.deployment_id).await?;
-            published_version(tx, deployment.agent, run_version(run, &deployment)).await
+            published_version(
+                tx,
+                deployment.agent,
+                run_version(run.version.as_deref(), &deployment),
+            )
+            .await
         }
     }
 }
