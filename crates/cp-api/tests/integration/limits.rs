@@ -8,7 +8,7 @@ use chrono::{Datelike as _, TimeZone as _, Utc};
 use serde_json::{Value, json};
 
 use crate::catalog::{NORMALIZER, market, publish};
-use crate::queue::{Installed, claim, dp, inputs, installed};
+use crate::queue::{Installed, acme, claim, dp, inputs, installed};
 use crate::support::{Answer, TestApp, on_both_backends};
 
 async fn start(app: &TestApp, at: &Installed, body: Value, key: Option<&str>) -> Answer {
@@ -51,12 +51,6 @@ fn next_month() -> String {
     Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0)
         .unwrap()
         .to_rfc3339()
-}
-
-async fn acme(app: &TestApp) -> Installed {
-    let market = market(app).await;
-    publish(app, &market, NORMALIZER, "application/yaml").await;
-    installed(app, "Acme").await
 }
 
 on_both_backends! {

@@ -44,6 +44,13 @@ pub async fn installed(app: &TestApp, org_name: &str) -> Installed {
     }
 }
 
+/// Acme with the normalizer installed, from a fresh market.
+pub async fn acme(app: &TestApp) -> Installed {
+    let market = market(app).await;
+    publish(app, &market, NORMALIZER, "application/yaml").await;
+    installed(app, "Acme").await
+}
+
 pub fn inputs() -> Value {
     json!({"inputs": {"billing_source": "s3://acme-billing/exports", "period": "2026-10"}})
 }
@@ -731,9 +738,7 @@ async fn dead_tasks_are_vacuumed_past_the_threshold() {
 async fn a_claim_planned_on_an_empty_queue_still_leases_at_most_max() {
     use diesel_async::SimpleAsyncConnection as _;
     let app = TestApp::start(Backend::Postgres).await;
-    let market = market(&app).await;
-    publish(&app, &market, NORMALIZER, "application/yaml").await;
-    let at = installed(&app, "Acme").await;
+    let at = acme(&app).await;
     let deployment = cp_api::db::Id(at.deployment.parse().unwrap());
     let until = cp_api::db::Time(chrono::Utc::now() + chrono::Duration::seconds(60));
     let mut pooled = app.state.pool.get().await.unwrap();

@@ -14,9 +14,8 @@ use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::catalog::{NORMALIZER, market, publish};
 use crate::processes::Process;
-use crate::queue::{Installed, inputs, installed};
+use crate::queue::{Installed, acme, inputs};
 use crate::support::{TestApp, on_both_backends};
 
 /// What a receiver got: the signature headers and the body.
@@ -145,12 +144,6 @@ fn sender(app: &TestApp) -> tokio::task::JoinHandle<()> {
         ..cp_api::webhooks::Config::default()
     };
     cp_api::webhooks::spawn(app.state.pool.clone(), config, app.state.run_changed.clone())
-}
-
-async fn acme(app: &TestApp) -> Installed {
-    let market = market(app).await;
-    publish(app, &market, NORMALIZER, "application/yaml").await;
-    installed(app, "Acme").await
 }
 
 async fn create_hook(app: &TestApp, at: &Installed, body: Value) -> Value {
