@@ -14,9 +14,17 @@
 //! word in their name (a tsvector of names with its own GIN index): those outrank all others, so when they
 //! fill the page they are the page, found without scoring every listing that mentions the word somewhere.
 //! Searches sorted otherwise walk an index in the sort's order.
+//!
+//! A relevance search on PostgreSQL always finds its matches through a full-text index and ranks them all,
+//! so one plan serves every value. It is written as one of a few fixed statements (one per number of words
+//! and where it looks), whatever its filters: each filter is in it, switched off by a NULL. So a connection
+//! prepares it once and PostgreSQL soon reuses a generic plan, skipping the parse and plan that cost as much
+//! as running it. Each tsquery of the score is a one-row subquery, computed once per search: in a generic
+//! plan a function of a parameter would run again for every row. Other sorts keep a plan made for their
+//! values, since how many listings match decides whether to walk the sort's index or sort the matches.
 
 use diesel::pg::Pg;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 
@@ -121,6 +129,10 @@ enum Bind {
     Integer(i32),
     Id(Id),
     Time(Time),
+    /// A filter switched off, in a fixed statement.
+    NullText,
+    NullBigInt,
+    NullInteger,
 }
 
 /// SQL with its binds, numbered `$n` for PostgreSQL and `?` for SQLite.
@@ -128,6 +140,8 @@ struct Statement {
     postgres: bool,
     sql: String,
     binds: Vec<Bind>,
+    /// One of a few fixed texts, so worth preparing once per connection.
+    fixed: bool,
 }
 
 impl Statement {
@@ -198,6 +212,7 @@ fn statement(
         postgres,
         sql: String::new(),
         binds: Vec::new(),
+        fixed: within_search_table && sort == Sort::Relevance,
     };
     // `agents_fts` holds only listed agents; `agents` says which are.
     let mut conditions = if within_search_table {
@@ -237,46 +252,56 @@ fn statement(
         }
     }
     let like = r"LIKE {} ESCAPE '\'";
-    if let Some(category) = &filters.category {
-        and(
-            &mut st,
-            &format!("{t}.category = {{}}"),
-            Bind::Text(category.clone()),
-        );
-    }
-    if let Some(tag) = &filters.tag {
-        and(
-            &mut st,
-            &format!("{t}.tags {like}"),
-            Bind::Text(contains_value(tag)),
-        );
-    }
-    if let Some(capability) = &filters.capability {
-        and(
-            &mut st,
-            &format!("{t}.capabilities {like}"),
-            Bind::Text(contains_value(capability)),
-        );
-    }
-    if let Some(model) = &filters.pricing_model {
-        and(
-            &mut st,
-            &format!("{t}.pricing_model = {{}}"),
-            Bind::Text(model.clone()),
-        );
-    }
-    if let Some(max) = filters.max_price_micros {
-        and(&mut st, &format!("{t}.price_micros <= {{}}"), Bind::BigInt(max));
-    }
-    if let Some(min) = filters.min_rating_milli {
-        and(
-            &mut st,
-            &format!("{t}.rating_avg_milli >= {{}}"),
-            Bind::Integer(min),
-        );
-    }
-    if let Some(risk) = &filters.risk {
-        and(&mut st, &format!("{t}.risk = {{}}"), Bind::Text(risk.clone()));
+    let optional = [
+        (
+            format!("{t}.category = {{}}"),
+            filters.category.clone().map(Bind::Text),
+            Bind::NullText,
+        ),
+        (
+            format!("{t}.tags {like}"),
+            filters.tag.as_deref().map(|tag| Bind::Text(contains_value(tag))),
+            Bind::NullText,
+        ),
+        (
+            format!("{t}.capabilities {like}"),
+            filters
+                .capability
+                .as_deref()
+                .map(|capability| Bind::Text(contains_value(capability))),
+            Bind::NullText,
+        ),
+        (
+            format!("{t}.pricing_model = {{}}"),
+            filters.pricing_model.clone().map(Bind::Text),
+            Bind::NullText,
+        ),
+        (
+            format!("{t}.price_micros <= {{}}"),
+            filters.max_price_micros.map(Bind::BigInt),
+            Bind::NullBigInt,
+        ),
+        (
+            format!("{t}.rating_avg_milli >= {{}}"),
+            filters.min_rating_milli.map(Bind::Integer),
+            Bind::NullInteger,
+        ),
+        (
+            format!("{t}.risk = {{}}"),
+            filters.risk.clone().map(Bind::Text),
+            Bind::NullText,
+        ),
+    ];
+    for (condition, value, off) in optional {
+        if st.fixed {
+            and(
+                &mut st,
+                &format!("({{}} IS NULL OR {condition})"),
+                value.unwrap_or(off),
+            );
+        } else if let Some(value) = value {
+            and(&mut st, &condition, value);
+        }
     }
 
     let (column, descending) = match sort {
@@ -308,7 +333,7 @@ fn statement(
                 let matched = if postgres {
                     // A word is only letters and digits, so `word:A` is always one tsquery term.
                     let term = st.bind(Bind::Text(format!("{word}:{label}")));
-                    format!("agents_fts.document @@ to_tsquery('english', {term})")
+                    format!("agents_fts.document @@ (SELECT to_tsquery('english', {term}))")
                 } else {
                     let phrase = st.bind(Bind::Text(fts5_phrase(std::slice::from_ref(word), Some(field))));
                     format!("agents.rowid IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {phrase})")
@@ -358,6 +383,7 @@ fn statement(
 
 macro_rules! run {
     ($backend:ty, $conn:expr, $statement:expr) => {{
+        let fixed = $statement.fixed;
         let mut query = diesel::sql_query($statement.sql).into_boxed::<$backend>();
         for bind in $statement.binds {
             query = match bind {
@@ -366,9 +392,16 @@ macro_rules! run {
                 Bind::Integer(value) => query.bind::<Integer, _>(value),
                 Bind::Id(value) => query.bind::<Uuid, _>(value),
                 Bind::Time(value) => query.bind::<Timestamptz, _>(value),
+                Bind::NullText => query.bind::<Nullable<Text>, _>(None::<String>),
+                Bind::NullBigInt => query.bind::<Nullable<BigInt>, _>(None::<i64>),
+                Bind::NullInteger => query.bind::<Nullable<Integer>, _>(None::<i32>),
             };
         }
-        query.load::<Agent>($conn).await
+        if fixed {
+            super::Prepared(query).load::<Agent>($conn).await
+        } else {
+            query.load::<Agent>($conn).await
+        }
     }};
 }
 
@@ -462,7 +495,7 @@ mod tests {
         let pg = first_page_among_names(&one);
         assert!(
             pg.sql.contains(
-                "WHERE agents_fts.name_document @@ to_tsquery('english', $1) AND agents_fts.category = $2"
+                "WHERE agents_fts.name_document @@ to_tsquery('english', $1) AND ($2 IS NULL OR agents_fts.category = $2)"
             ),
             "{}",
             pg.sql
@@ -486,6 +519,48 @@ mod tests {
     }
 
     #[test]
+    fn a_relevance_search_on_postgres_is_one_text_whatever_its_filters() {
+        let plain = Filters {
+            text: Some("cloud".into()),
+            ..Filters::default()
+        };
+        let filtered = Filters {
+            text: Some("billing".into()),
+            category: Some("finops".into()),
+            max_price_micros: Some(1),
+            min_rating_milli: Some(3000),
+            risk: Some("low".into()),
+            ..Filters::default()
+        };
+        for among in [Among::NameMatches, Among::All] {
+            let first = statement(true, &plain, Sort::Relevance, &Position::Offset(0), 21, among).unwrap();
+            let later = statement(true, &filtered, Sort::Relevance, &Position::Offset(40), 5, among).unwrap();
+            assert_eq!(first.sql, later.sql);
+            assert!(
+                first.fixed && first.sql.contains("@@ (SELECT to_tsquery('english', $"),
+                "{}",
+                first.sql
+            );
+        }
+        let by_rating = statement(true, &filtered, Sort::Rating, &Position::Start, 21, Among::All).unwrap();
+        assert!(
+            !by_rating.fixed && !by_rating.sql.contains("IS NULL"),
+            "{}",
+            by_rating.sql
+        );
+        let sqlite = statement(
+            false,
+            &filtered,
+            Sort::Relevance,
+            &Position::Offset(0),
+            21,
+            Among::All,
+        )
+        .unwrap();
+        assert!(!sqlite.fixed && !sqlite.sql.contains("IS NULL"), "{}", sqlite.sql);
+    }
+
+    #[test]
     fn statements_number_their_binds_per_engine() {
         let filters = Filters {
             text: Some("billing".into()),
@@ -502,7 +577,7 @@ mod tests {
         )
         .unwrap();
         assert!(pg.sql.contains("@@ plainto_tsquery('english', $1)"), "{}", pg.sql);
-        assert!(pg.sql.contains("LIMIT $6 OFFSET $7) AS hit"), "{}", pg.sql);
+        assert!(pg.sql.contains("LIMIT $12 OFFSET $13) AS hit"), "{}", pg.sql);
         assert!(
             pg.sql.contains("FROM agents_fts WHERE agents_fts.document"),
             "{}",

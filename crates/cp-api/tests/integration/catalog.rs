@@ -452,6 +452,106 @@ async fn both_engines_rank_alike() {
     assert_eq!(orders[0], orders[1]);
 }
 
+/// On PostgreSQL a relevance search is one prepared statement whatever its filters (two with the look
+/// beyond the name matches), and the generic plan PostgreSQL comes to reuse ranks exactly as a plan made
+/// for the values does.
+#[actix_web::test]
+async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
+    use cp_api::db::search::{self, Filters, Position, Sort};
+    use diesel_async::SimpleAsyncConnection as _;
+    let app = TestApp::start(Backend::Postgres).await;
+    let market = market(&app).await;
+    catalog(&app, &market).await;
+    let searches = [
+        Filters {
+            text: Some("cloud".into()),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("cloud".into()),
+            risk: Some("low".into()),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("cost".into()),
+            category: Some("finops".into()),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("billing".into()),
+            min_rating_milli: Some(0),
+            max_price_micros: Some(1_000_000),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("remediation".into()),
+            tag: Some("remediation".into()),
+            capability: Some("rightsizer.run".into()),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("logs".into()),
+            pricing_model: Some("free".into()),
+            ..Filters::default()
+        },
+    ];
+    let mut pooled = app.state.pool.get().await.unwrap();
+    let mut conn = pooled.conn();
+    let mut ranked = Vec::new();
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        let cp_api::db::Conn::Postgres(pg) = &mut conn else {
+            unreachable!()
+        };
+        pg.batch_execute(&format!("SET plan_cache_mode = {mode}"))
+            .await
+            .unwrap();
+        let mut found = Vec::new();
+        for filters in &searches {
+            let page = search::search(&mut conn, filters, Sort::Relevance, &Position::Offset(0), 21)
+                .await
+                .unwrap();
+            found.push(page.into_iter().map(|agent| agent.agent_id).collect::<Vec<_>>());
+        }
+        ranked.push(found);
+    }
+    assert_eq!(ranked[0], ranked[1]);
+    assert!(
+        ranked[0].iter().filter(|ids| !ids.is_empty()).count() >= 4,
+        "{:?}",
+        ranked[0]
+    );
+    assert!(
+        ranked[0][1].len() < ranked[0][0].len(),
+        "a filter narrows: {:?}",
+        ranked[0]
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Reuse {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        statements: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        custom: i64,
+    }
+    let cp_api::db::Conn::Postgres(pg) = &mut conn else {
+        unreachable!()
+    };
+    let reuse: Reuse = diesel_async::RunQueryDsl::get_result(
+        diesel::sql_query(
+            "SELECT count(*) AS statements, sum(generic_plans)::int8 AS generic, sum(custom_plans)::int8 AS custom \
+             FROM pg_prepared_statements WHERE statement LIKE 'SELECT agents.* FROM agents JOIN%'",
+        ),
+        &mut **pg,
+    )
+    .await
+    .unwrap();
+    // Each search looks among the name matches, then (as none fills a page of 21) beyond them.
+    let runs = i64::try_from(2 * searches.len()).unwrap();
+    assert_eq!((reuse.statements, reuse.custom, reuse.generic), (2, runs, runs));
+}
+
 /// Page sizes do not change a search's order.
 fn tops_are_consistent(found: &[(&str, i32, Vec<String>)]) {
     for window in found.chunks(3) {
