@@ -32,6 +32,36 @@ use super::agents::Agent;
 use super::sql_types::{Timestamptz, Uuid};
 use super::{Conn, Id, Time};
 
+/// The columns of [`Agent`], named rather than `agents.*`: a prepared statement whose columns changed under
+/// it (a migration adding one) would fail until the connection closed.
+const LISTING_COLUMNS: [&str; 25] = [
+    "id",
+    "agent_id",
+    "owner_org_id",
+    "listed",
+    "current_version",
+    "name",
+    "description",
+    "category",
+    "tags",
+    "capabilities",
+    "keywords",
+    "pricing_model",
+    "price_micros",
+    "risk",
+    "installs",
+    "rating_count",
+    "rating_sum",
+    "rating_avg_milli",
+    "stars_1",
+    "stars_2",
+    "stars_3",
+    "stars_4",
+    "stars_5",
+    "created_at",
+    "published_at",
+];
+
 /// Words of a search beyond these are ignored.
 pub const MAX_WORDS: usize = 8;
 
@@ -365,16 +395,19 @@ fn statement(
         page.push_str(&format!(" OFFSET {offset}"));
     }
     let conditions = conditions.join(" AND ");
+    let columns = LISTING_COLUMNS
+        .map(|column| format!("agents.{column}"))
+        .join(", ");
     st.sql = if within_search_table {
         format!(
-            "SELECT agents.* FROM agents JOIN (SELECT agents_fts.id, {score} AS score FROM agents_fts \
+            "SELECT {columns} FROM agents JOIN (SELECT agents_fts.id, {score} AS score FROM agents_fts \
              WHERE {conditions} ORDER BY {}{page}) AS hit ON hit.id = agents.id ORDER BY {}",
             order("agents_fts", "score"),
             order("agents", "hit.score"),
         )
     } else {
         format!(
-            "SELECT agents.* FROM agents WHERE {conditions} ORDER BY {}{page}",
+            "SELECT {columns} FROM agents WHERE {conditions} ORDER BY {}{page}",
             order("agents", &score)
         )
     };
@@ -457,6 +490,18 @@ mod tests {
         assert!(words(r#"" ' & | * : ( ) the and"#).is_empty());
         assert_eq!(words("Coût coût données"), ["coût", "données"]);
         assert_eq!(fts5_phrase(&words("near or"), Some("name")), r#"name : ("near")"#);
+    }
+
+    #[test]
+    fn the_listing_columns_are_the_agents() {
+        use diesel::{QueryDsl as _, SelectableHelper as _};
+        let select =
+            diesel::debug_query::<Pg, _>(&super::super::schema::agents::table.select(Agent::as_select()))
+                .to_string();
+        let named = LISTING_COLUMNS
+            .map(|column| format!("\"agents\".\"{column}\""))
+            .join(", ");
+        assert!(select.starts_with(&format!("SELECT {named} FROM")), "{select}");
     }
 
     #[test]

@@ -541,7 +541,7 @@ async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
     let reuse: Reuse = diesel_async::RunQueryDsl::get_result(
         diesel::sql_query(
             "SELECT count(*) AS statements, sum(generic_plans)::int8 AS generic, sum(custom_plans)::int8 AS custom \
-             FROM pg_prepared_statements WHERE statement LIKE 'SELECT agents.* FROM agents JOIN%'",
+             FROM pg_prepared_statements WHERE statement LIKE 'SELECT agents.id, % FROM agents JOIN%'",
         ),
         &mut **pg,
     )
