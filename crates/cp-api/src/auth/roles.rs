@@ -142,14 +142,23 @@ pub async fn admit<R: Requirement>(
     org_id: Id,
     what: &str,
 ) -> Result<(), Error> {
-    let no_such = || Error::NotFound(format!("no such {what}"));
     if caller.is_platform_admin {
-        db::orgs::find(conn, org_id).await.map_err(|_| no_such())?;
+        db::orgs::find(conn, org_id)
+            .await
+            .map_err(|_| Error::NotFound(format!("no such {what}")))?;
         return Ok(());
     }
-    let role = db::memberships::role(conn, org_id, caller.user_id)
-        .await?
-        .ok_or_else(no_such)?;
+    let role = db::memberships::role(conn, org_id, caller.user_id).await?;
+    judge::<R>(caller, role, what)
+}
+
+/// Whether `caller`, with `role` in an org that exists, may act there: platform admins always; members
+/// with a role `R` admits; other members get 403, outsiders 404 naming `what`.
+fn judge<R: Requirement>(caller: Caller, role: Option<Role>, what: &str) -> Result<(), Error> {
+    if caller.is_platform_admin {
+        return Ok(());
+    }
+    let role = role.ok_or_else(|| Error::NotFound(format!("no such {what}")))?;
     if R::ROLES.contains(&role) {
         Ok(())
     } else {
@@ -170,29 +179,40 @@ enum Named {
 }
 
 impl Named {
-    /// The org, and the word for what was named (for a 404 that does not say whether it exists).
-    async fn org(self, conn: &mut db::Conn<'_>) -> Result<(Id, &'static str), Error> {
+    /// The org the route names, once `caller` is admitted to it with a role `R` admits. A deployment or run
+    /// is looked up with the caller's role in its org, in one statement.
+    async fn admit<R: Requirement>(self, conn: &mut db::Conn<'_>, caller: Caller) -> Result<Id, Error> {
         let uuid = |text: &str| uuid::Uuid::parse_str(text).ok().map(Id);
-        match self {
-            Self::Org(org) => uuid(&org)
-                .map(|id| (id, "org"))
-                .ok_or_else(|| Error::NotFound("no such org".to_owned())),
+        let (org_id, role, what) = match self {
+            Self::Org(org) => {
+                let org_id = uuid(&org).ok_or_else(|| Error::NotFound("no such org".to_owned()))?;
+                admit::<R>(conn, caller, org_id, "org").await?;
+                return Ok(org_id);
+            }
             Self::Deployment(deployment) => {
-                let no_such = || Error::NotFound("no such deployment".to_owned());
-                let id = uuid(&deployment).ok_or_else(no_such)?;
-                let found = db::deployments::find(conn, id).await.map_err(|_| no_such())?;
-                Ok((found.org_id, "deployment"))
+                let found = match uuid(&deployment) {
+                    Some(id) => db::memberships::in_org_of_deployment(conn, id, caller.user_id).await?,
+                    None => None,
+                };
+                let (org_id, role) = found.ok_or_else(|| Error::NotFound("no such deployment".to_owned()))?;
+                (org_id, role, "deployment")
             }
             Self::Run(run) => {
-                let no_such = || Error::NotFound("no such run".to_owned());
-                let id = uuid(&run).ok_or_else(no_such)?;
-                let found = db::runs::find(conn, id).await.map_err(|_| no_such())?;
-                Ok((found.org_id, "run"))
+                let found = match uuid(&run) {
+                    Some(id) => db::memberships::in_org_of_run(conn, id, caller.user_id).await?,
+                    None => None,
+                };
+                let (org_id, role) = found.ok_or_else(|| Error::NotFound("no such run".to_owned()))?;
+                (org_id, role, "run")
             }
-            Self::Nothing => Err(Error::Internal(
-                "an org route names no {org}, {deployment} or {run}".to_owned(),
-            )),
-        }
+            Self::Nothing => {
+                return Err(Error::Internal(
+                    "an org route names no {org}, {deployment} or {run}".to_owned(),
+                ));
+            }
+        };
+        judge::<R>(caller, role, what)?;
+        Ok(org_id)
     }
 }
 
@@ -214,8 +234,7 @@ impl<R: Requirement + 'static> FromRequest for InOrg<R> {
             let caller = caller.await?;
             let state = state.ok_or_else(|| Error::Internal("application state missing".to_owned()))?;
             let mut pooled = state.pool.get().await?;
-            let (org_id, what) = named.org(&mut pooled.conn()).await?;
-            admit::<R>(&mut pooled.conn(), caller, org_id, what).await?;
+            let org_id = named.admit::<R>(&mut pooled.conn(), caller).await?;
             Ok(Self {
                 caller,
                 org_id,

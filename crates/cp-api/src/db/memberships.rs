@@ -59,6 +59,58 @@ pub async fn role(conn: &mut Conn<'_>, org_id: Id, user_id: Id) -> QueryResult<O
     Ok(role.and_then(|role| role.parse().ok()))
 }
 
+/// The org that owns a deployment, and the user's role in it (`None` when not a member), in one statement;
+/// `None` when there is no such deployment.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn in_org_of_deployment(
+    conn: &mut Conn<'_>,
+    deployment: Id,
+    user_id: Id,
+) -> QueryResult<Option<(Id, Option<Role>)>> {
+    use super::schema::deployments;
+    let found: Option<(Id, Option<String>)> = on_backend!(conn, |c| deployments::table
+        .left_join(
+            memberships::table.on(memberships::org_id
+                .eq(deployments::org_id)
+                .and(memberships::user_id.eq(user_id))),
+        )
+        .filter(deployments::id.eq(deployment))
+        .select((deployments::org_id, memberships::role.nullable()))
+        .first(c)
+        .await
+        .optional())?;
+    Ok(found.map(|(org, role)| (org, role.and_then(|role| role.parse().ok()))))
+}
+
+/// The org that owns a run, and the user's role in it (`None` when not a member), in one statement; `None`
+/// when there is no such run.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn in_org_of_run(
+    conn: &mut Conn<'_>,
+    run: Id,
+    user_id: Id,
+) -> QueryResult<Option<(Id, Option<Role>)>> {
+    use super::schema::runs;
+    let found: Option<(Id, Option<String>)> = on_backend!(conn, |c| runs::table
+        .left_join(
+            memberships::table.on(memberships::org_id
+                .eq(runs::org_id)
+                .and(memberships::user_id.eq(user_id))),
+        )
+        .filter(runs::id.eq(run))
+        .select((runs::org_id, memberships::role.nullable()))
+        .first(c)
+        .await
+        .optional())?;
+    Ok(found.map(|(org, role)| (org, role.and_then(|role| role.parse().ok()))))
+}
+
 /// The org's members with their emails, oldest first.
 ///
 /// # Errors

@@ -146,6 +146,39 @@ on_both_backends! {
         assert_eq!(not_an_id.status, StatusCode::NOT_FOUND);
     }
 
+    async fn deployment_and_run_routes_admit_exactly_their_roles(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = crate::catalog::market(&app).await;
+        crate::catalog::publish(&app, &market, crate::catalog::NORMALIZER, "application/yaml").await;
+        let org = org(&app).await;
+        let admin = org.token(Who::Admin);
+        let installed = app.post(&format!("/api/v1/orgs/{}/install", org.id), json!({"agent_id": crate::queue::AGENT, "version": "1.0.0", "deployment_type": "saas", "granted_permissions": ["billing:read", "reports:write"]}), admin).await;
+        assert_eq!(installed.status, StatusCode::CREATED, "{:?}", installed.body);
+        let deployment = installed.body["id"].as_str().unwrap().to_owned();
+        let runs = format!("/api/v1/deployments/{deployment}/runs");
+        let started = app.post(&runs, crate::queue::inputs(), admin).await;
+        assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
+        let run = started.body["id"].as_str().unwrap().to_owned();
+        for who in EVERYONE {
+            let token = org.token(who);
+            let answer = app.get_as_opt(&format!("/api/v1/deployments/{deployment}"), token).await;
+            expect(&answer, who, MEMBERS, StatusCode::OK, "GET deployment");
+
+            let answer = app.get_as_opt(&format!("/api/v1/runs/{run}"), token).await;
+            expect(&answer, who, MEMBERS, StatusCode::OK, "GET run");
+
+            let answer = app.post(&runs, crate::queue::inputs(), token).await;
+            expect(&answer, who, &[Who::Admin, Who::Operator], StatusCode::CREATED, "POST runs");
+        }
+        let platform = app.get_as_opt(&format!("/api/v1/runs/{run}"), Some(&market.admin)).await;
+        assert_eq!(platform.status, StatusCode::OK, "a platform admin sees every org's runs");
+        for missing in [format!("/api/v1/deployments/{}", uuid::Uuid::now_v7()), "/api/v1/deployments/acme".to_owned(),
+                        format!("/api/v1/runs/{}", uuid::Uuid::now_v7()), "/api/v1/runs/acme".to_owned()] {
+            let answer = app.get_as_opt(&missing, admin).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{missing}: {:?}", answer.body);
+        }
+    }
+
     async fn members_are_managed_without_losing_the_last_admin(backend: Backend) {
         let app = TestApp::start(backend).await;
         let owner = app.user("owner@example.com", Some("Acme")).await;
