@@ -374,47 +374,6 @@ pub async fn announce(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<()> {
     super::notify(conn, super::TASKS_CHANNEL, &deployment.0.to_string()).await
 }
 
-/// Queues a new run: its row, its change, its first task and the wake-up for its deployment's claims. On
-/// PostgreSQL the four statements go out together (pipelined) and are answered together: none needs another's
-/// answer, and each round trip costs both ends more than the statement does.
-///
-/// # Errors
-///
-/// A unique violation when the deployment has a run with the idempotency key already.
-pub async fn enqueue(
-    conn: &mut Conn<'_>,
-    run: &Run,
-    change: &super::changes::NewChange,
-    task: &Task,
-) -> QueryResult<()> {
-    match conn {
-        Conn::Postgres(c) => {
-            // Futures bound to a shared borrow of the connection run concurrently, so pipelined.
-            let mut pg: &diesel_async::AsyncPgConnection = c;
-            let deployment = task.deployment_id.0.to_string();
-            let row = super::Prepared(diesel::insert_into(runs::table).values(run)).execute(&mut pg);
-            let changed = super::Prepared(
-                diesel::insert_into(super::schema::changes::table).values(std::slice::from_ref(change)),
-            )
-            .execute(&mut pg);
-            let queued = super::Prepared(diesel::insert_into(tasks::table).values(task)).execute(&mut pg);
-            let woken = super::Prepared(
-                diesel::sql_query("SELECT pg_notify($1, $2)")
-                    .bind::<Text, _>(super::TASKS_CHANNEL)
-                    .bind::<Text, _>(&deployment),
-            )
-            .execute(&mut pg);
-            futures_util::try_join!(row, changed, queued, woken).map(drop)
-        }
-        Conn::Sqlite(_) => {
-            super::runs::insert(conn, run).await?;
-            super::changes::insert(conn, std::slice::from_ref(change)).await?;
-            insert(conn, task).await?;
-            announce(conn, task.deployment_id).await
-        }
-    }
-}
-
 /// How many tasks wait for a data plane, and how many are leased.
 ///
 /// # Errors

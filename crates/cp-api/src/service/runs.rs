@@ -263,8 +263,10 @@ pub async fn create(
             parent_run_id: request.parent_run,
             version: Some(deployment.version.clone()),
         };
-        let task = Task::queued(&run, 1, MAX_ATTEMPTS, now);
-        db::tasks::enqueue(tx, &run, &crate::bus::run(&run), &task).await?;
+        db::runs::insert(tx, &run).await?;
+        crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;
+        db::tasks::insert(tx, &Task::queued(&run, 1, MAX_ATTEMPTS, now)).await?;
+        db::tasks::announce(tx, deployment.id).await?;
         record(tx, &actor, &run, "run.create").await?;
         Ok((RunView::of(&run)?, true))
     })

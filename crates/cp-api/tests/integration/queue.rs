@@ -229,24 +229,6 @@ on_both_backends! {
         assert_eq!(tasks[0]["run_id"], run);
     }
 
-    async fn queueing_a_run_twice_fails_on_the_run_and_writes_nothing(backend: Backend) {
-        use cp_api::db;
-        let app = TestApp::start(backend).await;
-        let at = acme(&app).await;
-        let created = start_run(&app, &at, inputs(), None).await;
-        let id = db::Id(created.body["id"].as_str().unwrap().parse().unwrap());
-        let mut pooled = app.state.pool.get().await.unwrap();
-        let mut conn = pooled.conn();
-        let run = db::runs::find(&mut conn, id).await.unwrap();
-        let (change, task) = (cp_api::bus::run(&run), db::tasks::Task::queued(&run, 1, 3, db::Time::now()));
-        // On PostgreSQL the run, its change, its task and the wake-up go out together; the run's conflict is
-        // the answer, not the aborted transaction the statements after it meet.
-        let again = db::transaction(&mut conn, async |tx| Ok(db::tasks::enqueue(tx, &run, &change, &task).await?)).await;
-        assert!(matches!(again, Err(cp_api::error::Error::Conflict(_))), "{again:?}");
-        assert_eq!(db::tasks::count_by_lease(&mut conn).await.unwrap(), (1, 0), "the first run's task only");
-        assert_eq!(claim(&app, &at.credential, "dp-1", 8).await.len(), 1);
-    }
-
     async fn a_run_lives_from_request_to_result(backend: Backend) {
         let app = TestApp::start(backend).await;
         let market = market(&app).await;
