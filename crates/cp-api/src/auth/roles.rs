@@ -182,35 +182,27 @@ impl Named {
     /// The org the route names, once `caller` is admitted to it with a role `R` admits. A deployment or run
     /// is looked up with the caller's role in its org, in one statement.
     async fn admit<R: Requirement>(self, conn: &mut db::Conn<'_>, caller: Caller) -> Result<Id, Error> {
+        use db::memberships::Owned;
         let uuid = |text: &str| uuid::Uuid::parse_str(text).ok().map(Id);
-        let (org_id, role, what) = match self {
+        let (owned, what) = match self {
             Self::Org(org) => {
                 let org_id = uuid(&org).ok_or_else(|| Error::NotFound("no such org".to_owned()))?;
                 admit::<R>(conn, caller, org_id, "org").await?;
                 return Ok(org_id);
             }
-            Self::Deployment(deployment) => {
-                let found = match uuid(&deployment) {
-                    Some(id) => db::memberships::in_org_of_deployment(conn, id, caller.user_id).await?,
-                    None => None,
-                };
-                let (org_id, role) = found.ok_or_else(|| Error::NotFound("no such deployment".to_owned()))?;
-                (org_id, role, "deployment")
-            }
-            Self::Run(run) => {
-                let found = match uuid(&run) {
-                    Some(id) => db::memberships::in_org_of_run(conn, id, caller.user_id).await?,
-                    None => None,
-                };
-                let (org_id, role) = found.ok_or_else(|| Error::NotFound("no such run".to_owned()))?;
-                (org_id, role, "run")
-            }
+            Self::Deployment(deployment) => (uuid(&deployment).map(Owned::Deployment), "deployment"),
+            Self::Run(run) => (uuid(&run).map(Owned::Run), "run"),
             Self::Nothing => {
                 return Err(Error::Internal(
                     "an org route names no {org}, {deployment} or {run}".to_owned(),
                 ));
             }
         };
+        let found = match owned {
+            Some(owned) => db::memberships::in_org_of(conn, owned, caller.user_id).await?,
+            None => None,
+        };
+        let (org_id, role) = found.ok_or_else(|| Error::NotFound(format!("no such {what}")))?;
         judge::<R>(caller, role, what)?;
         Ok(org_id)
     }

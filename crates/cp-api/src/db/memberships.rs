@@ -59,55 +59,45 @@ pub async fn role(conn: &mut Conn<'_>, org_id: Id, user_id: Id) -> QueryResult<O
     Ok(role.and_then(|role| role.parse().ok()))
 }
 
-/// The org that owns a deployment, and the user's role in it (`None` when not a member), in one statement;
-/// `None` when there is no such deployment.
-///
-/// # Errors
-///
-/// Database errors.
-pub async fn in_org_of_deployment(
-    conn: &mut Conn<'_>,
-    deployment: Id,
-    user_id: Id,
-) -> QueryResult<Option<(Id, Option<Role>)>> {
-    use super::schema::deployments;
-    let found: Option<(Id, Option<String>)> = on_backend!(conn, |c| deployments::table
-        .left_join(
-            memberships::table.on(memberships::org_id
-                .eq(deployments::org_id)
-                .and(memberships::user_id.eq(user_id))),
-        )
-        .filter(deployments::id.eq(deployment))
-        .select((deployments::org_id, memberships::role.nullable()))
-        .first(c)
-        .await
-        .optional())?;
-    Ok(found.map(|(org, role)| (org, role.and_then(|role| role.parse().ok()))))
+/// A row that belongs to an org, as a route names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Owned {
+    Deployment(Id),
+    Run(Id),
 }
 
-/// The org that owns a run, and the user's role in it (`None` when not a member), in one statement; `None`
-/// when there is no such run.
+/// The org that owns `owned`, and the user's role in it (`None` when not a member), in one statement;
+/// `None` when there is no such row.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn in_org_of_run(
+pub async fn in_org_of(
     conn: &mut Conn<'_>,
-    run: Id,
+    owned: Owned,
     user_id: Id,
 ) -> QueryResult<Option<(Id, Option<Role>)>> {
-    use super::schema::runs;
-    let found: Option<(Id, Option<String>)> = on_backend!(conn, |c| runs::table
-        .left_join(
-            memberships::table.on(memberships::org_id
-                .eq(runs::org_id)
-                .and(memberships::user_id.eq(user_id))),
-        )
-        .filter(runs::id.eq(run))
-        .select((runs::org_id, memberships::role.nullable()))
-        .first(c)
-        .await
-        .optional())?;
+    use super::schema::{deployments, runs};
+    macro_rules! org_and_role {
+        ($table:ident, $id:expr) => {
+            on_backend!(conn, |c| $table::table
+                .left_join(
+                    memberships::table.on(memberships::org_id
+                        .eq($table::org_id)
+                        .and(memberships::user_id.eq(user_id))),
+                )
+                .filter($table::id.eq($id))
+                .select(($table::org_id, memberships::role.nullable()))
+                .first::<(Id, Option<String>)>(c)
+                .await
+                .optional())
+        };
+    }
+    let found = match owned {
+        Owned::Deployment(id) => org_and_role!(deployments, id)?,
+        Owned::Run(id) => org_and_role!(runs, id)?,
+    };
+    // The check constraint admits only known roles.
     Ok(found.map(|(org, role)| (org, role.and_then(|role| role.parse().ok()))))
 }
 
