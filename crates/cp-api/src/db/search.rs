@@ -156,13 +156,22 @@ fn contains_value(value: &str) -> String {
 enum Bind {
     Text(String),
     BigInt(i64),
-    Integer(i32),
     Id(Id),
     Time(Time),
-    /// A filter switched off, in a fixed statement.
-    NullText,
-    NullBigInt,
-    NullInteger,
+    /// A filter's value; `None` switches the filter off in a fixed statement.
+    NullableText(Option<String>),
+    NullableBigInt(Option<i64>),
+    NullableInteger(Option<i32>),
+}
+
+impl Bind {
+    /// A filter left out.
+    fn is_null(&self) -> bool {
+        matches!(
+            self,
+            Self::NullableText(None) | Self::NullableBigInt(None) | Self::NullableInteger(None)
+        )
+    }
 }
 
 /// SQL with its binds, numbered `$n` for PostgreSQL and `?` for SQLite.
@@ -285,51 +294,37 @@ fn statement(
     let optional = [
         (
             format!("{t}.category = {{}}"),
-            filters.category.clone().map(Bind::Text),
-            Bind::NullText,
+            Bind::NullableText(filters.category.clone()),
         ),
         (
             format!("{t}.tags {like}"),
-            filters.tag.as_deref().map(|tag| Bind::Text(contains_value(tag))),
-            Bind::NullText,
+            Bind::NullableText(filters.tag.as_deref().map(contains_value)),
         ),
         (
             format!("{t}.capabilities {like}"),
-            filters
-                .capability
-                .as_deref()
-                .map(|capability| Bind::Text(contains_value(capability))),
-            Bind::NullText,
+            Bind::NullableText(filters.capability.as_deref().map(contains_value)),
         ),
         (
             format!("{t}.pricing_model = {{}}"),
-            filters.pricing_model.clone().map(Bind::Text),
-            Bind::NullText,
+            Bind::NullableText(filters.pricing_model.clone()),
         ),
         (
             format!("{t}.price_micros <= {{}}"),
-            filters.max_price_micros.map(Bind::BigInt),
-            Bind::NullBigInt,
+            Bind::NullableBigInt(filters.max_price_micros),
         ),
         (
             format!("{t}.rating_avg_milli >= {{}}"),
-            filters.min_rating_milli.map(Bind::Integer),
-            Bind::NullInteger,
+            Bind::NullableInteger(filters.min_rating_milli),
         ),
         (
             format!("{t}.risk = {{}}"),
-            filters.risk.clone().map(Bind::Text),
-            Bind::NullText,
+            Bind::NullableText(filters.risk.clone()),
         ),
     ];
-    for (condition, value, off) in optional {
+    for (condition, value) in optional {
         if st.fixed {
-            and(
-                &mut st,
-                &format!("({{}} IS NULL OR {condition})"),
-                value.unwrap_or(off),
-            );
-        } else if let Some(value) = value {
+            and(&mut st, &format!("({{}} IS NULL OR {condition})"), value);
+        } else if !value.is_null() {
             and(&mut st, &condition, value);
         }
     }
@@ -422,12 +417,11 @@ macro_rules! run {
             query = match bind {
                 Bind::Text(value) => query.bind::<Text, _>(value),
                 Bind::BigInt(value) => query.bind::<BigInt, _>(value),
-                Bind::Integer(value) => query.bind::<Integer, _>(value),
                 Bind::Id(value) => query.bind::<Uuid, _>(value),
                 Bind::Time(value) => query.bind::<Timestamptz, _>(value),
-                Bind::NullText => query.bind::<Nullable<Text>, _>(None::<String>),
-                Bind::NullBigInt => query.bind::<Nullable<BigInt>, _>(None::<i64>),
-                Bind::NullInteger => query.bind::<Nullable<Integer>, _>(None::<i32>),
+                Bind::NullableText(value) => query.bind::<Nullable<Text>, _>(value),
+                Bind::NullableBigInt(value) => query.bind::<Nullable<BigInt>, _>(value),
+                Bind::NullableInteger(value) => query.bind::<Nullable<Integer>, _>(value),
             };
         }
         if fixed {
