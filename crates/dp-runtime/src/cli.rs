@@ -369,7 +369,13 @@ pub async fn serve_until(
         .map(|token| Arc::new(A2aClient::new(&args.control_plane, token)));
     let registry = Arc::new(builtin_registry(&services));
     let mut capabilities: Vec<String> = registry.kinds().iter().map(|kind| (*kind).to_owned()).collect();
-    capabilities.extend(services.tools.names().iter().map(|tool| format!("tool:{tool}")));
+    capabilities.extend(
+        services
+            .tools
+            .names()
+            .iter()
+            .map(|tool| protocol::dataplane::tool_capability(tool)),
+    );
     let instance_id = args
         .instance_id
         .clone()

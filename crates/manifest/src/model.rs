@@ -422,7 +422,9 @@ impl Manifest {
         let mut needs = std::collections::BTreeSet::new();
         for node in &self.workflow.nodes {
             needs.insert(node.kind.clone());
-            needs.extend(tools_called(&node.config).map(|(_, tool)| format!("tool:{tool}")));
+            needs.extend(
+                tools_called(&node.config).map(|(_, tool)| protocol::dataplane::tool_capability(tool)),
+            );
         }
         needs
     }

@@ -21,6 +21,12 @@ pub struct Registration {
     pub concurrency: u32,
 }
 
+/// The capability that says a data plane has `tool` (`tool:<name>`), beside the node kinds it runs.
+#[must_use]
+pub fn tool_capability(tool: &str) -> String {
+    format!("tool:{tool}")
+}
+
 /// The control plane's answer to a registration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
