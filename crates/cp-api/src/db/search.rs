@@ -10,18 +10,25 @@
 //! ties go to the better rated, then the more installed, then by name. So the same query gives the same
 //! results in the same order on either engine.
 //!
-//! On PostgreSQL a relevance search of one or two words first looks only among the listings with a search
-//! word in their name (a tsvector of names with its own GIN index): those outrank all others, so when they
-//! fill the page they are the page, found without scoring every listing that mentions the word somewhere.
-//! Searches sorted otherwise walk an index in the sort's order.
+//! On PostgreSQL a relevance search of one word reads its page off an index already in rank order: the
+//! table `agents_fts_terms` holds each word of each listing with the score a search for that word alone
+//! gives it and the columns searches filter on (kept by a trigger on `agents_fts`), indexed by word, score
+//! and the tie-breakers. A search of two words first looks only among the listings with a search word in
+//! their name (a tsvector of names with its own GIN index): those outrank all others, so when they fill the
+//! page they are the page, found without scoring every listing that mentions a word somewhere. Searches
+//! sorted otherwise walk an index in the sort's order.
 //!
-//! A relevance search on PostgreSQL always finds its matches through a full-text index and ranks them all,
-//! so one plan serves every value. It is written as one of a few fixed statements (one per number of words
-//! and where it looks), whatever its filters: each filter is in it, switched off by a NULL. So a connection
-//! prepares it once and PostgreSQL soon reuses a generic plan, skipping the parse and plan that cost as much
-//! as running it. Each tsquery of the score is a one-row subquery, computed once per search: in a generic
-//! plan a function of a parameter would run again for every row. Other sorts keep a plan made for their
-//! values, since how many listings match decides whether to walk the sort's index or sort the matches.
+//! A relevance search on PostgreSQL always finds its matches through a full-text index (or reads them off
+//! `agents_fts_terms` in order), so one plan serves every value. Its text depends only on the number of
+//! words, where it looks and which filters are set (their values are binds), so with at most
+//! [`MAX_PREPARED_FILTERS`] filters it is one of a bounded set of texts: a connection prepares it once and
+//! PostgreSQL soon reuses a generic plan, skipping the parse and plan that cost as much as running it. (A
+//! filter switched off by a NULL bind, `($n IS NULL OR …)`, would make one text of them all, but PostgreSQL
+//! then misjudges how many rows the filters keep, finds the generic plan dearer than one made for the
+//! values, and plans every search afresh.) Each tsquery of the score is a one-row subquery, computed once
+//! per search: in a generic plan a function of a parameter would run again for every row. Other sorts keep
+//! a plan made for their values, since how many listings match decides whether to walk the sort's index or
+//! sort the matches.
 
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
@@ -64,6 +71,9 @@ const LISTING_COLUMNS: [&str; 25] = [
 
 /// Words of a search beyond these are ignored.
 pub const MAX_WORDS: usize = 8;
+/// The most filters a relevance search on PostgreSQL may set and still be prepared: a text per set of
+/// filters, so this bounds how many statements a connection keeps.
+pub const MAX_PREPARED_FILTERS: usize = 2;
 
 /// How much a word found in each field adds to relevance, and the field's weight label in PostgreSQL's
 /// stored tsvector.
@@ -158,7 +168,7 @@ enum Bind {
     BigInt(i64),
     Id(Id),
     Time(Time),
-    /// A filter's value; `None` switches the filter off in a fixed statement.
+    /// A filter's value; `None` leaves the filter out.
     NullableText(Option<String>),
     NullableBigInt(Option<i64>),
     NullableInteger(Option<i32>),
@@ -179,7 +189,7 @@ struct Statement {
     postgres: bool,
     sql: String,
     binds: Vec<Bind>,
-    /// One of a few fixed texts, so worth preparing once per connection.
+    /// One of a bounded set of texts, so worth preparing once per connection.
     fixed: bool,
 }
 
@@ -194,12 +204,15 @@ impl Statement {
     }
 }
 
-/// Which matching listings a statement looks among.
+/// Which matching listings a statement looks among, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Among {
     All,
     /// Only those with a search word in their name (PostgreSQL, which indexes names apart).
     NameMatches,
+    /// The listings with the one word of the search, in rank order off `agents_fts_terms` (PostgreSQL), which
+    /// holds each word of each listing with the score a search for that word alone gives it.
+    Term,
 }
 
 /// Whether, in a search of `words` words, every listing with one of them in its name outranks every listing
@@ -239,13 +252,14 @@ fn statement(
         }
         None => None,
     };
-    // A PostgreSQL search filters, ranks and pages within `agents_fts` (which holds only listed agents),
-    // then reads the page's rows from `agents`; everything else runs on `agents` itself.
+    // A PostgreSQL search filters, ranks and pages within `agents_fts` (which holds only listed agents), or
+    // for one word within `agents_fts_terms`, then reads the page's rows from `agents`; everything else runs
+    // on `agents` itself.
     let within_search_table = postgres && words.is_some();
-    let t = if within_search_table {
-        "agents_fts"
-    } else {
-        "agents"
+    let t = match (within_search_table, among) {
+        (true, Among::Term) => "agents_fts_terms",
+        (true, _) => "agents_fts",
+        (false, _) => "agents",
     };
     let mut st = Statement {
         postgres,
@@ -264,7 +278,14 @@ fn statement(
         conditions.push(condition.replace("{}", &placeholder));
     };
     if let Some(words) = &words {
-        if postgres {
+        if among == Among::Term {
+            // The word's lexeme, as `agents_fts` stemmed it: a word of letters and digits is one token.
+            and(
+                &mut st,
+                "agents_fts_terms.term = (SELECT lexeme FROM unnest(to_tsvector('english', {})) LIMIT 1)",
+                Bind::Text(words.join(" ")),
+            );
+        } else if postgres {
             if among == Among::NameMatches {
                 // Words are only letters and digits, so `a | b` is always a tsquery of those words.
                 and(
@@ -321,13 +342,14 @@ fn statement(
             Bind::NullableText(filters.risk.clone()),
         ),
     ];
+    let mut set = 0;
     for (condition, value) in optional {
-        if st.fixed {
-            and(&mut st, &format!("({{}} IS NULL OR {condition})"), value);
-        } else if !value.is_null() {
+        if !value.is_null() {
             and(&mut st, &condition, value);
+            set += 1;
         }
     }
+    st.fixed &= set <= MAX_PREPARED_FILTERS;
 
     let (column, descending) = match sort {
         Sort::Rating => ("rating_avg_milli", true),
@@ -352,7 +374,9 @@ fn statement(
         ));
     }
     let mut score = Vec::new();
-    if let (Sort::Relevance, Some(words)) = (sort, &words) {
+    if among == Among::Term {
+        score.push("agents_fts_terms.score".to_owned());
+    } else if let (Sort::Relevance, Some(words)) = (sort, &words) {
         for word in words {
             for (field, weight, label) in FIELD_WEIGHTS {
                 let matched = if postgres {
@@ -393,7 +417,14 @@ fn statement(
     let columns = LISTING_COLUMNS
         .map(|column| format!("agents.{column}"))
         .join(", ");
-    st.sql = if within_search_table {
+    st.sql = if among == Among::Term {
+        format!(
+            "SELECT {columns} FROM agents JOIN (SELECT agents_fts_terms.id, {score} AS score FROM agents_fts_terms \
+             WHERE {conditions} ORDER BY {}{page}) AS hit ON hit.id = agents.id ORDER BY {}",
+            order("agents_fts_terms", "agents_fts_terms.score"),
+            order("agents", "hit.score"),
+        )
+    } else if within_search_table {
         format!(
             "SELECT {columns} FROM agents JOIN (SELECT agents_fts.id, {score} AS score FROM agents_fts \
              WHERE {conditions} ORDER BY {}{page}) AS hit ON hit.id = agents.id ORDER BY {}",
@@ -444,12 +475,17 @@ pub async fn search(
     position: &Position,
     limit: i64,
 ) -> diesel::QueryResult<Vec<Agent>> {
+    let searched = filters.text.as_deref().map_or(0, |text| words(text).len());
     if let Conn::Postgres(c) = conn
         && sort == Sort::Relevance
-        && filters
-            .text
-            .as_deref()
-            .is_some_and(|text| name_matches_rank_first(words(text).len()))
+        && searched == 1
+        && let Some(statement) = statement(true, filters, sort, position, limit, Among::Term)
+    {
+        return run!(Pg, &mut **c, statement);
+    }
+    if let Conn::Postgres(c) = conn
+        && sort == Sort::Relevance
+        && name_matches_rank_first(searched)
         && let Some(statement) = statement(true, filters, sort, position, limit, Among::NameMatches)
     {
         let page = run!(Pg, &mut **c, statement)?;
@@ -534,7 +570,7 @@ mod tests {
         let pg = first_page_among_names(&one);
         assert!(
             pg.sql.contains(
-                "WHERE agents_fts.name_document @@ to_tsquery('english', $1) AND ($2 IS NULL OR agents_fts.category = $2)"
+                "WHERE agents_fts.name_document @@ to_tsquery('english', $1) AND agents_fts.category = $2"
             ),
             "{}",
             pg.sql
@@ -558,9 +594,19 @@ mod tests {
     }
 
     #[test]
-    fn a_relevance_search_on_postgres_is_one_text_whatever_its_filters() {
-        let plain = Filters {
+    fn a_relevance_search_on_postgres_is_one_text_per_set_of_filters() {
+        let cloud = Filters {
             text: Some("cloud".into()),
+            category: Some("finops".into()),
+            ..Filters::default()
+        };
+        let billing = Filters {
+            text: Some("billing".into()),
+            category: Some("security".into()),
+            ..Filters::default()
+        };
+        let plain = Filters {
+            text: Some("billing".into()),
             ..Filters::default()
         };
         let filtered = Filters {
@@ -571,15 +617,29 @@ mod tests {
             risk: Some("low".into()),
             ..Filters::default()
         };
-        for among in [Among::NameMatches, Among::All] {
-            let first = statement(true, &plain, Sort::Relevance, &Position::Offset(0), 21, among).unwrap();
-            let later = statement(true, &filtered, Sort::Relevance, &Position::Offset(40), 5, among).unwrap();
-            assert_eq!(first.sql, later.sql);
+        for among in [Among::Term, Among::NameMatches, Among::All] {
+            let text = |filters: &Filters, position: &Position, limit: i64| {
+                statement(true, filters, Sort::Relevance, position, limit, among).unwrap()
+            };
+            let first = text(&cloud, &Position::Offset(0), 21);
+            let later = text(&billing, &Position::Offset(40), 5);
+            assert_eq!(first.sql, later.sql, "other values, one text");
+            assert!(first.fixed, "{}", first.sql);
+            assert!(!first.sql.contains("IS NULL"), "{}", first.sql);
+            assert_ne!(text(&plain, &Position::Offset(0), 21).sql, first.sql);
+            let unbounded = text(&filtered, &Position::Offset(0), 21);
             assert!(
-                first.fixed && first.sql.contains("@@ (SELECT to_tsquery('english', $"),
-                "{}",
-                first.sql
+                !unbounded.fixed,
+                "more filters than are prepared: {}",
+                unbounded.sql
             );
+            if among != Among::Term {
+                assert!(
+                    first.sql.contains("@@ (SELECT to_tsquery('english', $"),
+                    "{}",
+                    first.sql
+                );
+            }
         }
         let by_rating = statement(true, &filtered, Sort::Rating, &Position::Start, 21, Among::All).unwrap();
         assert!(
@@ -600,6 +660,35 @@ mod tests {
     }
 
     #[test]
+    fn a_one_word_search_reads_its_terms_in_the_rank_index_order() {
+        let one = Filters {
+            text: Some("Billing".into()),
+            category: Some("finops".into()),
+            ..Filters::default()
+        };
+        let pg = statement(true, &one, Sort::Relevance, &Position::Offset(0), 21, Among::Term).unwrap();
+        assert!(
+            pg.sql.contains(
+                "WHERE agents_fts_terms.term = (SELECT lexeme FROM unnest(to_tsvector('english', $1)) LIMIT 1) \
+                 AND agents_fts_terms.category = $2"
+            ),
+            "{}",
+            pg.sql
+        );
+        // The `agents_fts_terms_rank` index's order, so the page is its first entries.
+        assert!(
+            pg.sql.contains(
+                "ORDER BY agents_fts_terms.score DESC, agents_fts_terms.rating_avg_milli DESC, agents_fts_terms.installs DESC, \
+                 agents_fts_terms.name, agents_fts_terms.id LIMIT $3 OFFSET $4) AS hit"
+            ),
+            "{}",
+            pg.sql
+        );
+        assert!(!pg.sql.contains("tsquery"), "{}", pg.sql);
+        assert!(matches!(&pg.binds[0], Bind::Text(word) if word == "billing"));
+    }
+
+    #[test]
     fn statements_number_their_binds_per_engine() {
         let filters = Filters {
             text: Some("billing".into()),
@@ -616,7 +705,7 @@ mod tests {
         )
         .unwrap();
         assert!(pg.sql.contains("@@ plainto_tsquery('english', $1)"), "{}", pg.sql);
-        assert!(pg.sql.contains("LIMIT $12 OFFSET $13) AS hit"), "{}", pg.sql);
+        assert!(pg.sql.contains("LIMIT $6 OFFSET $7) AS hit"), "{}", pg.sql);
         assert!(
             pg.sql.contains("FROM agents_fts WHERE agents_fts.document"),
             "{}",

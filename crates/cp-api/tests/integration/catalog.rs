@@ -452,9 +452,9 @@ async fn both_engines_rank_alike() {
     assert_eq!(orders[0], orders[1]);
 }
 
-/// On PostgreSQL a relevance search is one prepared statement whatever its filters (two with the look
-/// beyond the name matches), and the generic plan PostgreSQL comes to reuse ranks exactly as a plan made
-/// for the values does.
+/// On PostgreSQL a relevance search is one prepared statement per number of words whatever its filters
+/// (two words: one among the name matches, one beyond them), and the generic plan PostgreSQL comes to reuse
+/// ranks exactly as a plan made for the values does.
 #[actix_web::test]
 async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
     use cp_api::db::search::{self, Filters, Position, Sort};
@@ -470,6 +470,11 @@ async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
         Filters {
             text: Some("cloud".into()),
             risk: Some("low".into()),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("logs".into()),
+            risk: Some("high".into()),
             ..Filters::default()
         },
         Filters {
@@ -492,6 +497,16 @@ async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
         Filters {
             text: Some("logs".into()),
             pricing_model: Some("free".into()),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("cloud cost".into()),
+            ..Filters::default()
+        },
+        Filters {
+            text: Some("cloud cost".into()),
+            category: Some("finops".into()),
+            max_price_micros: Some(1_000_000),
             ..Filters::default()
         },
     ];
@@ -547,9 +562,43 @@ async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
     )
     .await
     .unwrap();
-    // Each search looks among the name matches, then (as none fills a page of 21) beyond them.
-    let runs = i64::try_from(2 * searches.len()).unwrap();
-    assert_eq!((reuse.statements, reuse.custom, reuse.generic), (2, runs, runs));
+    // A one-word search is one statement; a two-word one looks among the name matches, then (as none fills
+    // a page of 21) beyond them. A statement per set of filters: the two searches filtering by risk share one.
+    let two_words = searches
+        .iter()
+        .filter(|filters| filters.text.as_deref().is_some_and(|text| text.contains(' ')))
+        .count();
+    let runs = i64::try_from(searches.len() + two_words).unwrap();
+    assert_eq!(
+        (reuse.statements, reuse.custom, reuse.generic),
+        (runs - 1, runs, runs)
+    );
+
+    // Left to choose, PostgreSQL comes to reuse the generic plan (it would not if the filters misled its
+    // estimates, planning every search afresh).
+    pg.batch_execute("SET plan_cache_mode = auto").await.unwrap();
+    let generic_plans = async |conn: &mut cp_api::db::Conn<'_>| {
+        let cp_api::db::Conn::Postgres(pg) = conn else {
+            unreachable!()
+        };
+        let reuse: Reuse = diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT count(*) AS statements, sum(generic_plans)::int8 AS generic, sum(custom_plans)::int8 AS custom \
+                 FROM pg_prepared_statements WHERE statement LIKE '%FROM agents_fts_terms WHERE%'",
+            ),
+            &mut **pg,
+        )
+        .await
+        .unwrap();
+        reuse.generic
+    };
+    let before = generic_plans(&mut conn).await;
+    for _ in 0..8 {
+        search::search(&mut conn, &searches[0], Sort::Relevance, &Position::Offset(0), 21)
+            .await
+            .unwrap();
+    }
+    assert!(generic_plans(&mut conn).await > before);
 }
 
 /// Page sizes do not change a search's order.
