@@ -641,6 +641,66 @@ async fn a_claim_on_one_replica_wakes_for_a_run_created_on_another() {
 }
 
 #[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// Two requests with one key whose creations overlap: both find no run under the key, the second's insert
+/// waits on the first's entry in the key's unique index and fails once the first commits, and the second
+/// answers as a retry would. A lock on the audit head, which a creation takes last, holds the first in
+/// flight until the second waits too.
+#[actix_web::test]
+async fn two_creations_racing_with_one_key_make_one_run() {
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _, SimpleAsyncConnection as _};
+    let app = TestApp::start(Backend::Postgres).await;
+    let at = acme(&app).await;
+    let cp_api::db::Database::Postgres(url) = &app.db.database else {
+        unreachable!()
+    };
+    let mut holder = diesel_async::AsyncPgConnection::establish(url).await.unwrap();
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM audit_head FOR UPDATE")
+        .await
+        .unwrap();
+    let release = async {
+        let mut waiting = 0;
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let count: Count = diesel::sql_query(
+                "SELECT count(*) AS count FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result(&mut holder)
+            .await
+            .unwrap();
+            waiting = count.count;
+            if waiting == 2 {
+                break;
+            }
+        }
+        holder.batch_execute("COMMIT").await.unwrap();
+        waiting
+    };
+    let (first, second, waiting) = tokio::join!(
+        start_run(&app, &at, inputs(), Some("raced")),
+        start_run(&app, &at, inputs(), Some("raced")),
+        release
+    );
+    assert_eq!(waiting, 2, "both creations were in flight together");
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CREATED],
+        "{first:?} {second:?}"
+    );
+    assert_eq!(first.body["id"], second.body["id"]);
+    let tasks = claim(&app, &at.credential, "dp-1", 8).await;
+    assert_eq!(tasks.len(), 1, "one run, one task");
+}
+
+#[derive(diesel::QueryableByName)]
 struct PlanLine {
     #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
     line: String,
