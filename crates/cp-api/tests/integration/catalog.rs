@@ -550,18 +550,23 @@ async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         custom: i64,
     }
-    let cp_api::db::Conn::Postgres(pg) = &mut conn else {
-        unreachable!()
+    // The connection's prepared statements whose text is `like`, and how often each kind of plan ran them.
+    let reuse = async |conn: &mut cp_api::db::Conn<'_>, like: &str| -> Reuse {
+        let cp_api::db::Conn::Postgres(pg) = conn else {
+            unreachable!()
+        };
+        diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT count(*) AS statements, coalesce(sum(generic_plans), 0)::int8 AS generic, \
+                 coalesce(sum(custom_plans), 0)::int8 AS custom FROM pg_prepared_statements WHERE statement LIKE $1",
+            )
+            .bind::<diesel::sql_types::Text, _>(like),
+            &mut **pg,
+        )
+        .await
+        .unwrap()
     };
-    let reuse: Reuse = diesel_async::RunQueryDsl::get_result(
-        diesel::sql_query(
-            "SELECT count(*) AS statements, sum(generic_plans)::int8 AS generic, sum(custom_plans)::int8 AS custom \
-             FROM pg_prepared_statements WHERE statement LIKE 'SELECT agents.id, % FROM agents JOIN%'",
-        ),
-        &mut **pg,
-    )
-    .await
-    .unwrap();
+    let searched = reuse(&mut conn, "SELECT agents.id, % FROM agents JOIN%").await;
     // A one-word search is one statement; a two-word one looks among the name matches, then (as none fills
     // a page of 21) beyond them. A statement per set of filters: the two searches filtering by risk share one.
     let two_words = searches
@@ -570,35 +575,24 @@ async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
         .count();
     let runs = i64::try_from(searches.len() + two_words).unwrap();
     assert_eq!(
-        (reuse.statements, reuse.custom, reuse.generic),
+        (searched.statements, searched.custom, searched.generic),
         (runs - 1, runs, runs)
     );
 
     // Left to choose, PostgreSQL comes to reuse the generic plan (it would not if the filters misled its
     // estimates, planning every search afresh).
-    pg.batch_execute("SET plan_cache_mode = auto").await.unwrap();
-    let generic_plans = async |conn: &mut cp_api::db::Conn<'_>| {
-        let cp_api::db::Conn::Postgres(pg) = conn else {
-            unreachable!()
-        };
-        let reuse: Reuse = diesel_async::RunQueryDsl::get_result(
-            diesel::sql_query(
-                "SELECT count(*) AS statements, sum(generic_plans)::int8 AS generic, sum(custom_plans)::int8 AS custom \
-                 FROM pg_prepared_statements WHERE statement LIKE '%FROM agents_fts_terms WHERE%'",
-            ),
-            &mut **pg,
-        )
-        .await
-        .unwrap();
-        reuse.generic
+    let cp_api::db::Conn::Postgres(pg) = &mut conn else {
+        unreachable!()
     };
-    let before = generic_plans(&mut conn).await;
+    pg.batch_execute("SET plan_cache_mode = auto").await.unwrap();
+    let one_word = "%FROM agents_fts_terms WHERE%";
+    let before = reuse(&mut conn, one_word).await.generic;
     for _ in 0..8 {
         search::search(&mut conn, &searches[0], Sort::Relevance, &Position::Offset(0), 21)
             .await
             .unwrap();
     }
-    assert!(generic_plans(&mut conn).await > before);
+    assert!(reuse(&mut conn, one_word).await.generic > before);
 }
 
 /// Page sizes do not change a search's order.
