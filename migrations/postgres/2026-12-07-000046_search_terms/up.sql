@@ -3,7 +3,9 @@
 -- holds each word of each listing with that score, the tie-breakers and the columns a search filters on,
 -- under an index in exactly that order (with the common filters' columns included), so a one-word search
 -- reads the page's entries off the index instead of scoring every listing that matches. A trigger on
--- `agents_fts` keeps it in step: a listing's terms are rewritten whenever its row there changes.
+-- `agents_fts` keeps it in step: a listing's terms are rewritten whenever its row there changes. An index
+-- entry holds a term (a lexeme keeps at most 2,046 bytes) and the name (a manifest's is at most 100
+-- characters), within btree's limit of 2,704 bytes; a test publishes a listing at those limits.
 CREATE TABLE agents_fts_terms (
     id uuid NOT NULL REFERENCES agents_fts (id) ON DELETE CASCADE,
     term text NOT NULL,

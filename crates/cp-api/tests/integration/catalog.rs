@@ -452,6 +452,27 @@ async fn both_engines_rank_alike() {
     assert_eq!(orders[0], orders[1]);
 }
 
+// A listing at the manifest's limits (a name of 100 four-byte characters; a description whose first word
+// is as long as a full-text index keeps, 2,046 letters in no pattern that compresses) is published and
+// indexed (each of a listing's words is indexed with its name), and found by its other word.
+on_both_backends! {
+    async fn a_listing_at_the_limits_is_indexed_and_found(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let market = market(&app).await;
+        let mut seed: u32 = 7;
+        let word: String = (0..2046)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from(b'a' + u8::try_from((seed >> 16) % 26).unwrap())
+            })
+            .collect();
+        let name = "\u{1F600}".repeat(100);
+        let description = format!("{word} ledger");
+        publish(&app, &market, &manifest("at-the-limits", &name, &description, &["finops"], json!({}), "low"), "application/json").await;
+        assert_eq!(every_page(&app, "q=ledger").await, ["com.example.catalog.at-the-limits"]);
+    }
+}
+
 /// On PostgreSQL a relevance search is one prepared statement per number of words whatever its filters
 /// (two words: one among the name matches, one beyond them), and the generic plan PostgreSQL comes to reuse
 /// ranks exactly as a plan made for the values does.
