@@ -3,7 +3,10 @@
 //!
 //! - enqueue → claim → complete, tasks per second, with claims of one task (target ≥ 2,000) and of up to 32
 //!   (target ≥ 5,000): 4 clients queue runs while 8 data-plane clients claim and complete them; beside a raw
-//!   SQL claim loop (8 workers leasing and deleting one task per transaction, no HTTP, no runs);
+//!   SQL claim loop (8 workers leasing and deleting one task per transaction, no HTTP, no runs) and beside
+//!   what HTTP alone allows: the same 12 clients asking `cp-api`'s `/health/live` (no database), whose rate
+//!   divided by the requests a task needs (create, claim, complete: 3; with batched claims about 2) bounds
+//!   any queue behind that API on this machine;
 //! - how soon an idle long-poll returns a run after it is created, p50 (target ≤ 2 ms) and p99 (≤ 10 ms):
 //!   from the creating request's answer to the claim's answer (0 when the claim answers first);
 //! - the resident memory 1,000 concurrent idle long-polls add to a freshly started `cp-api` (target < 50 MB).
@@ -127,6 +130,33 @@ async fn raw_claim_loop(pool: &db::Pool, deployment: Id, count: usize) -> anyhow
         done.load(Ordering::Relaxed)
     );
     Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Requests per second that the pipeline's 12 clients get from `/health/live`, which answers without the
+/// database: the most any request can be served at by this machine, server and client.
+async fn http_floor(client: &reqwest::Client, base: &str, requests: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let clients = (0..PRODUCERS + CLAIMERS).map(|_| {
+        let (client, sent) = (client.clone(), Arc::clone(&sent));
+        let url = format!("{base}/health/live");
+        async move {
+            while sent.fetch_add(1, Ordering::Relaxed) < requests {
+                let answer = client.get(&url).send().await?;
+                anyhow::ensure!(
+                    answer.status() == 200,
+                    "/health/live answered {}",
+                    answer.status()
+                );
+                answer.bytes().await?;
+            }
+            anyhow::Ok(())
+        }
+    });
+    for result in futures_util::future::join_all(clients).await {
+        result?;
+    }
+    Ok(requests as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Which ends of the pipeline a measurement drives over HTTP.
@@ -336,6 +366,7 @@ fn main() -> anyhow::Result<()> {
         let (cp, addr) = Server::cp_api(&bench.url, &[])?;
         let base = format!("http://{addr}");
         let client = reqwest::Client::builder().pool_max_idle_per_host(2000).build()?;
+        let floor = http_floor(&client, &base, 3 * count).await?;
         let one = pipeline(&client, &base, &setup, count, 1, Ends::Both).await?;
         let batched = pipeline(&client, &base, &setup, count, 32, Ends::Both).await?;
         let enqueued = pipeline(&client, &base, &setup, count, 32, Ends::Enqueue).await?;
@@ -359,7 +390,10 @@ fn main() -> anyhow::Result<()> {
                 unit: "tasks/s",
                 target: ">= 2000/s",
                 pass: Some(one >= 2000.0),
-                baseline: Some(format!("raw SQL claim loop {raw:.0}/s")),
+                baseline: Some(format!(
+                    "raw SQL claim loop {raw:.0}/s; HTTP alone {:.0}/s (3 requests a task)",
+                    floor / 3.0
+                )),
             },
             Figure {
                 name: "cp-api/queue_tasks_per_s_max_32",
@@ -367,7 +401,18 @@ fn main() -> anyhow::Result<()> {
                 unit: "tasks/s",
                 target: ">= 5000/s",
                 pass: Some(batched >= 5000.0),
-                baseline: Some(format!("raw SQL claim loop {raw:.0}/s")),
+                baseline: Some(format!(
+                    "raw SQL claim loop {raw:.0}/s; HTTP alone {:.0}/s (2 requests a task)",
+                    floor / 2.0
+                )),
+            },
+            Figure {
+                name: "cp-api/queue_http_floor_requests_per_s",
+                value: floor,
+                unit: "requests/s",
+                target: "",
+                pass: None,
+                baseline: Some("GET /health/live, 12 clients".to_owned()),
             },
             Figure {
                 name: "cp-api/queue_enqueue_only_runs_per_s",
