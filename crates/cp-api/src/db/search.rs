@@ -31,7 +31,7 @@
 //! sort the matches.
 
 use diesel::pg::Pg;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer, Text};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 
@@ -166,22 +166,9 @@ fn contains_value(value: &str) -> String {
 enum Bind {
     Text(String),
     BigInt(i64),
+    Integer(i32),
     Id(Id),
     Time(Time),
-    /// A filter's value; `None` leaves the filter out.
-    NullableText(Option<String>),
-    NullableBigInt(Option<i64>),
-    NullableInteger(Option<i32>),
-}
-
-impl Bind {
-    /// A filter left out.
-    fn is_null(&self) -> bool {
-        matches!(
-            self,
-            Self::NullableText(None) | Self::NullableBigInt(None) | Self::NullableInteger(None)
-        )
-    }
 }
 
 /// SQL with its binds, numbered `$n` for PostgreSQL and `?` for SQLite.
@@ -312,44 +299,41 @@ fn statement(
         }
     }
     let like = r"LIKE {} ESCAPE '\'";
-    let optional = [
+    // The filters that are set; the others are left out of the statement.
+    let set: Vec<(String, Bind)> = [
         (
             format!("{t}.category = {{}}"),
-            Bind::NullableText(filters.category.clone()),
+            filters.category.clone().map(Bind::Text),
         ),
         (
             format!("{t}.tags {like}"),
-            Bind::NullableText(filters.tag.as_deref().map(contains_value)),
+            filters.tag.as_deref().map(contains_value).map(Bind::Text),
         ),
         (
             format!("{t}.capabilities {like}"),
-            Bind::NullableText(filters.capability.as_deref().map(contains_value)),
+            filters.capability.as_deref().map(contains_value).map(Bind::Text),
         ),
         (
             format!("{t}.pricing_model = {{}}"),
-            Bind::NullableText(filters.pricing_model.clone()),
+            filters.pricing_model.clone().map(Bind::Text),
         ),
         (
             format!("{t}.price_micros <= {{}}"),
-            Bind::NullableBigInt(filters.max_price_micros),
+            filters.max_price_micros.map(Bind::BigInt),
         ),
         (
             format!("{t}.rating_avg_milli >= {{}}"),
-            Bind::NullableInteger(filters.min_rating_milli),
+            filters.min_rating_milli.map(Bind::Integer),
         ),
-        (
-            format!("{t}.risk = {{}}"),
-            Bind::NullableText(filters.risk.clone()),
-        ),
-    ];
-    let mut set = 0;
-    for (condition, value) in optional {
-        if !value.is_null() {
-            and(&mut st, &condition, value);
-            set += 1;
-        }
+        (format!("{t}.risk = {{}}"), filters.risk.clone().map(Bind::Text)),
+    ]
+    .into_iter()
+    .filter_map(|(condition, value)| Some((condition, value?)))
+    .collect();
+    st.fixed &= set.len() <= MAX_PREPARED_FILTERS;
+    for (condition, value) in set {
+        and(&mut st, &condition, value);
     }
-    st.fixed &= set <= MAX_PREPARED_FILTERS;
 
     let (column, descending) = match sort {
         Sort::Rating => ("rating_avg_milli", true),
@@ -417,18 +401,17 @@ fn statement(
     let columns = LISTING_COLUMNS
         .map(|column| format!("agents.{column}"))
         .join(", ");
-    st.sql = if among == Among::Term {
+    st.sql = if within_search_table {
+        // A stored score is ordered by its column, so the order is the term index's.
+        let score_is = if among == Among::Term {
+            "agents_fts_terms.score"
+        } else {
+            "score"
+        };
         format!(
-            "SELECT {columns} FROM agents JOIN (SELECT agents_fts_terms.id, {score} AS score FROM agents_fts_terms \
+            "SELECT {columns} FROM agents JOIN (SELECT {t}.id, {score} AS score FROM {t} \
              WHERE {conditions} ORDER BY {}{page}) AS hit ON hit.id = agents.id ORDER BY {}",
-            order("agents_fts_terms", "agents_fts_terms.score"),
-            order("agents", "hit.score"),
-        )
-    } else if within_search_table {
-        format!(
-            "SELECT {columns} FROM agents JOIN (SELECT agents_fts.id, {score} AS score FROM agents_fts \
-             WHERE {conditions} ORDER BY {}{page}) AS hit ON hit.id = agents.id ORDER BY {}",
-            order("agents_fts", "score"),
+            order(t, score_is),
             order("agents", "hit.score"),
         )
     } else {
@@ -448,11 +431,9 @@ macro_rules! run {
             query = match bind {
                 Bind::Text(value) => query.bind::<Text, _>(value),
                 Bind::BigInt(value) => query.bind::<BigInt, _>(value),
+                Bind::Integer(value) => query.bind::<Integer, _>(value),
                 Bind::Id(value) => query.bind::<Uuid, _>(value),
                 Bind::Time(value) => query.bind::<Timestamptz, _>(value),
-                Bind::NullableText(value) => query.bind::<Nullable<Text>, _>(value),
-                Bind::NullableBigInt(value) => query.bind::<Nullable<BigInt>, _>(value),
-                Bind::NullableInteger(value) => query.bind::<Nullable<Integer>, _>(value),
             };
         }
         if fixed {
@@ -478,21 +459,22 @@ pub async fn search(
     let searched = filters.text.as_deref().map_or(0, |text| words(text).len());
     if let Conn::Postgres(c) = conn
         && sort == Sort::Relevance
-        && searched == 1
-        && let Some(statement) = statement(true, filters, sort, position, limit, Among::Term)
     {
-        return run!(Pg, &mut **c, statement);
-    }
-    if let Conn::Postgres(c) = conn
-        && sort == Sort::Relevance
-        && name_matches_rank_first(searched)
-        && let Some(statement) = statement(true, filters, sort, position, limit, Among::NameMatches)
-    {
-        let page = run!(Pg, &mut **c, statement)?;
-        // The name matches rank first; if they fill the page, nothing else belongs on it. Most searches end
-        // here, having ranked a few hundred listings instead of thousands.
-        if i64::try_from(page.len()) == Ok(limit) {
-            return Ok(page);
+        // One word: the term index holds the whole answer in order.
+        if searched == 1
+            && let Some(statement) = statement(true, filters, sort, position, limit, Among::Term)
+        {
+            return run!(Pg, &mut **c, statement);
+        }
+        if name_matches_rank_first(searched)
+            && let Some(statement) = statement(true, filters, sort, position, limit, Among::NameMatches)
+        {
+            let page = run!(Pg, &mut **c, statement)?;
+            // The name matches rank first; if they fill the page, nothing else belongs on it. Most searches
+            // end here, having ranked a few hundred listings instead of thousands.
+            if i64::try_from(page.len()) == Ok(limit) {
+                return Ok(page);
+            }
         }
     }
     let postgres = matches!(conn, Conn::Postgres(_));

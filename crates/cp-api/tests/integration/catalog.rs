@@ -473,9 +473,9 @@ on_both_backends! {
     }
 }
 
-/// On PostgreSQL a relevance search is one prepared statement per number of words whatever its filters
-/// (two words: one among the name matches, one beyond them), and the generic plan PostgreSQL comes to reuse
-/// ranks exactly as a plan made for the values does.
+/// On PostgreSQL a relevance search is one prepared statement per number of words and set of filters,
+/// whatever their values (two words: one among the name matches, one beyond them), and the generic plan
+/// PostgreSQL comes to reuse ranks exactly as a plan made for the values does.
 #[actix_web::test]
 async fn a_relevance_search_is_prepared_once_and_its_reused_plan_ranks_alike() {
     use cp_api::db::search::{self, Filters, Position, Sort};
