@@ -17,15 +17,20 @@ pub const APPROVAL: &str = "approval";
 /// A run's new state.
 #[must_use]
 pub fn run(run: &Run) -> NewChange {
+    let failure_reason = run.failure_reason.as_deref().filter(|_| run.state == "failed");
+    run_state(run.org_id, run.id, run.deployment_id, &run.state, failure_reason)
+}
+
+/// A run's new state, from its parts (a change made with the write that changes the state).
+#[must_use]
+pub fn run_state(org: Id, run: Id, deployment: Id, state: &str, failure_reason: Option<&str>) -> NewChange {
     let mut body = json!({
-        "type": "run.state", "run_id": run.id.0, "deployment_id": run.deployment_id.0, "state": run.state,
+        "type": "run.state", "run_id": run.0, "deployment_id": deployment.0, "state": state,
     });
-    if let Some(reason) = &run.failure_reason
-        && run.state == "failed"
-    {
+    if let Some(reason) = failure_reason {
         body["failure_reason"] = json!(reason);
     }
-    change(run.org_id, RUN, run.id, body)
+    change(org, RUN, run, body)
 }
 
 /// A deployment's new state.

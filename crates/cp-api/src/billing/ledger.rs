@@ -24,16 +24,37 @@ pub struct Seller<'a> {
     pub pricing: &'a Pricing,
 }
 
-/// Charges a completed run, inside the caller's transaction: prices its usage, splits the price, and
-/// writes the charge and its journal (customer debited, developer and platform credited) — once per run,
-/// however often the completion is reported. A free agent's runs are not charged.
+/// A completed run's charge and its journal (customer debited, developer and platform credited).
+#[derive(Debug, Clone)]
+pub struct Bill {
+    pub charge: Charge,
+    pub entries: [LedgerEntry; 3],
+}
+
+impl Bill {
+    /// Adds its writes to the transaction's: each once per run, however often the completion is reported.
+    pub fn add_to<'a>(&'a self, writes: &mut db::writes::Writes<'a>) {
+        writes.add(db::charges::inserting_once(&self.charge));
+        for entry in &self.entries {
+            writes.add(db::ledger_entries::inserting_once(entry));
+        }
+    }
+}
+
+/// Bills a completed run, inside the caller's transaction: prices its usage and splits the price. A free
+/// agent's runs are not charged.
 ///
 /// # Errors
 ///
 /// [`Error::Validation`] when the usage would overflow the charge; database errors.
-pub async fn charge(tx: &mut Conn<'_>, run: &Run, usage: &Usage, seller: &Seller<'_>) -> Result<(), Error> {
+pub async fn charge(
+    tx: &mut Conn<'_>,
+    run: &Run,
+    usage: &Usage,
+    seller: &Seller<'_>,
+) -> Result<Option<Bill>, Error> {
     if seller.pricing.is_free() {
-        return Ok(());
+        return Ok(None);
     }
     let refused = |error: BillingError| Error::Validation(vec![FieldError::new("usage", error.to_string())]);
     let share = developer_share(tx).await?;
@@ -63,19 +84,15 @@ pub async fn charge(tx: &mut Conn<'_>, run: &Run, usage: &Usage, seller: &Seller
         platform_micros: platform.micros(),
         charged_at: now,
     };
-    if !db::charges::insert_once(tx, &charge).await? {
-        return Ok(());
-    }
-    let journal = Journal {
+    let entries = entries(&Journal {
         id: run.id,
         customer_org: run.org_id,
         developer_org: seller.developer_org,
         developer,
         platform,
         at: now,
-    };
-    book(tx, &journal).await?;
-    Ok(())
+    })?;
+    Ok(Some(Bill { charge, entries }))
 }
 
 /// The developer's share of each charge now, in basis points.
@@ -115,6 +132,12 @@ pub struct Journal {
 ///
 /// [`Error::Validation`] when the total overflows; database errors.
 pub async fn book(tx: &mut Conn<'_>, journal: &Journal) -> Result<(), Error> {
+    db::ledger_entries::insert_all(tx, &entries(journal)?).await?;
+    Ok(())
+}
+
+/// The journal's entries.
+fn entries(journal: &Journal) -> Result<[LedgerEntry; 3], Error> {
     let total = journal
         .developer
         .micros()
@@ -133,14 +156,12 @@ pub async fn book(tx: &mut Conn<'_>, journal: &Journal) -> Result<(), Error> {
         ),
         ("platform".to_owned(), journal.platform.micros()),
     ];
-    let entries = entries.map(|(account, amount_micros)| LedgerEntry {
+    Ok(entries.map(|(account, amount_micros)| LedgerEntry {
         journal_id: journal.id,
         account,
         amount_micros,
         at: journal.at,
-    });
-    db::ledger_entries::insert_all(tx, &entries).await?;
-    Ok(())
+    }))
 }
 
 /// A run's charge as its org sees it.

@@ -29,7 +29,7 @@ pub mod subscriptions;
 
 pub use close::{Closed, close_period};
 pub use ledger::{
-    ChargeView, DEVELOPER_SHARE_SETTING, Journal, Seller, book, charge, charge_of, developer_share,
+    Bill, ChargeView, DEVELOPER_SHARE_SETTING, Journal, Seller, book, charge, charge_of, developer_share,
 };
 pub use payment::{Collection, Manual, PaymentProvider};
 pub use period::{Period, PeriodError};

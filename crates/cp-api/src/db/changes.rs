@@ -31,6 +31,11 @@ pub struct NewChange {
     pub at: Time,
 }
 
+/// The insert of one change, to make with other writes.
+pub fn inserting(change: &NewChange) -> impl super::writes::Write + '_ {
+    diesel::insert_into(changes::table).values(change)
+}
+
 /// On PostgreSQL: the change's transaction is older than every transaction still open, so nothing can commit
 /// before it any more.
 const SETTLED: &str = "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";

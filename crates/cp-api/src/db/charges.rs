@@ -28,20 +28,11 @@ pub struct Charge {
     pub charged_at: Time,
 }
 
-/// Inserts the charge unless the run has one; whether it did.
-///
-/// # Errors
-///
-/// Database errors.
-pub async fn insert_once(conn: &mut Conn<'_>, charge: &Charge) -> QueryResult<bool> {
-    on_backend!(conn, |c| super::Prepared(
-        diesel::insert_into(charges::table)
-            .values(charge)
-            .on_conflict_do_nothing()
-    )
-    .execute(c)
-    .await
-    .map(|inserted| inserted > 0))
+/// The insert of the charge, unless the run has one, to make with other writes.
+pub fn inserting_once(charge: &Charge) -> impl super::writes::Write + '_ {
+    diesel::insert_into(charges::table)
+        .values(charge)
+        .on_conflict_do_nothing()
 }
 
 /// # Errors

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::orgs::Org;
-use super::schema::{data_planes, deployments, orgs};
+use super::schema::{deployments, orgs};
 use super::{Conn, Id, Time, on_backend};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -73,29 +73,6 @@ pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Deployment> {
     on_backend!(conn, |c| deployments::table
         .find(id)
         .select(Deployment::as_select())
-        .first(c)
-        .await)
-}
-
-/// The deployment, with what its data-plane `instance` advertised it can run when it registered (a JSON
-/// array; none when it never did), in one statement.
-///
-/// # Errors
-///
-/// `NotFound` when there is no such deployment.
-pub async fn with_capabilities_of(
-    conn: &mut Conn<'_>,
-    id: Id,
-    instance: &str,
-) -> QueryResult<(Deployment, Option<String>)> {
-    on_backend!(conn, |c| deployments::table
-        .left_join(
-            data_planes::table.on(data_planes::deployment_id
-                .eq(deployments::id)
-                .and(data_planes::instance_id.eq(instance))),
-        )
-        .filter(deployments::id.eq(id))
-        .select((Deployment::as_select(), data_planes::capabilities.nullable()))
         .first(c)
         .await)
 }

@@ -17,6 +17,13 @@ pub struct LedgerEntry {
     pub at: Time,
 }
 
+/// The insert of an entry, unless its journal has one for the account, to make with other writes.
+pub fn inserting_once(entry: &LedgerEntry) -> impl super::writes::Write + '_ {
+    diesel::insert_into(ledger_entries::table)
+        .values(entry)
+        .on_conflict_do_nothing()
+}
+
 /// Writes a journal's entries in one statement.
 ///
 /// # Errors

@@ -31,6 +31,7 @@ pub mod subscriptions;
 pub mod tasks;
 pub mod users;
 pub mod webhooks;
+pub mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -87,27 +88,6 @@ impl Database {
 
 /// The channel on which PostgreSQL tells every replica a deployment has a task to claim.
 pub const TASKS_CHANNEL: &str = "cp_tasks";
-
-/// Sends `payload` on `channel` when the transaction commits (PostgreSQL `NOTIFY`). SQLite is one
-/// process, whose waiters are woken directly, so there it does nothing.
-///
-/// # Errors
-///
-/// Database errors.
-pub async fn notify(conn: &mut Conn<'_>, channel: &str, payload: &str) -> diesel::QueryResult<()> {
-    use diesel::sql_types::Text;
-    match conn {
-        Conn::Postgres(c) => Prepared(
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(channel)
-                .bind::<Text, _>(payload),
-        )
-        .execute(&mut **c)
-        .await
-        .map(drop),
-        Conn::Sqlite(_) => Ok(()),
-    }
-}
 
 /// A statement diesel would prepare afresh each time, prepared once per connection and reused.
 ///

@@ -63,24 +63,24 @@ impl Run {
 ///
 /// A unique violation when the deployment has a run with the idempotency key already.
 pub async fn insert(conn: &mut Conn<'_>, run: &Run) -> QueryResult<()> {
-    on_backend!(conn, |c| super::Prepared(
-        diesel::insert_into(runs::table).values(run)
-    )
-    .execute(c)
-    .await
-    .map(drop))
+    super::writes::write_all(conn, &[&inserting(run)]).await
+}
+
+/// The insert of a run, to make with other writes.
+pub fn inserting(run: &Run) -> impl super::writes::Write + '_ {
+    diesel::insert_into(runs::table).values(run)
 }
 
 /// # Errors
 ///
 /// Database errors.
 pub async fn update(conn: &mut Conn<'_>, run: &Run) -> QueryResult<()> {
-    on_backend!(conn, |c| super::Prepared(
-        diesel::update(runs::table.find(run.id)).set(run)
-    )
-    .execute(c)
-    .await
-    .map(drop))
+    super::writes::write_all(conn, &[&updating(run)]).await
+}
+
+/// The update of a run, to make with other writes.
+pub fn updating(run: &Run) -> impl super::writes::Write + '_ {
+    diesel::update(runs::table.find(run.id)).set(run)
 }
 
 /// # Errors
@@ -106,21 +106,6 @@ pub async fn children(conn: &mut Conn<'_>, parent: Id) -> QueryResult<Vec<Run>> 
         .select(Run::as_select())
         .load(c)
         .await)
-}
-
-/// Whether a run this one started over A2A ended `remediated`.
-///
-/// # Errors
-///
-/// Database errors.
-pub async fn any_child_remediated(conn: &mut Conn<'_>, parent: Id) -> QueryResult<bool> {
-    on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
-        runs::table
-            .filter(runs::parent_run_id.eq(parent))
-            .filter(runs::state.eq("remediated"))
-    ))
-    .get_result(c)
-    .await)
 }
 
 /// The run a deployment made with this idempotency key, if any.
@@ -244,30 +229,50 @@ pub async fn by_finishing_task(conn: &mut Conn<'_>, task: Id) -> QueryResult<Opt
 }
 
 /// Marks these runs running as their delivery numbered `attempt` (started at `now` unless they started
-/// before); the runs, in no particular order. One statement for a whole claim.
+/// before), and makes `writes` (on PostgreSQL in the same statement); the runs, in no particular order. One
+/// round trip for a whole claim.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn start_all(conn: &mut Conn<'_>, ids: &[Id], attempt: i32, now: Time) -> QueryResult<Vec<Run>> {
+pub async fn start_all(
+    conn: &mut Conn<'_>,
+    ids: &[Id],
+    attempt: i32,
+    now: Time,
+    writes: &[&dyn super::writes::Write],
+) -> QueryResult<Vec<Run>> {
     use diesel::dsl::sql;
     use diesel::sql_types::Nullable;
 
     use super::sql_types::Timestamptz;
-    // On SQLite `IN (…)` has one shape per count of ids; a claim takes at most `MAX_BATCH`.
-    on_backend!(conn, |c| super::Prepared(
-        diesel::update(runs::table.filter(runs::id.eq_any(ids)))
-            .set((
-                runs::state.eq("running"),
-                runs::attempts.eq(attempt),
-                runs::started_at.eq(sql::<Nullable<Timestamptz>>("COALESCE(started_at, ")
-                    .bind::<Timestamptz, _>(now)
-                    .sql(")")),
-            ))
-            .returning(Run::as_returning())
-    )
-    .load(c)
-    .await)
+    // The statement's selection is built per engine.
+    macro_rules! start {
+        () => {
+            diesel::update(runs::table.filter(runs::id.eq_any(ids)))
+                .set((
+                    runs::state.eq("running"),
+                    runs::attempts.eq(attempt),
+                    runs::started_at.eq(sql::<Nullable<Timestamptz>>("COALESCE(started_at, ")
+                        .bind::<Timestamptz, _>(now)
+                        .sql(")")),
+                ))
+                .returning(Run::as_returning())
+        };
+    }
+    match conn {
+        Conn::Postgres(c) => {
+            super::Prepared(super::writes::Then::new(writes, start!())?)
+                .load(&mut **c)
+                .await
+        }
+        // On SQLite `IN (…)` has one shape per count of ids; a claim takes at most `MAX_BATCH`.
+        Conn::Sqlite(c) => {
+            let started = super::Prepared(start!()).load(&mut **c).await?;
+            super::writes::write_all(&mut Conn::Sqlite(c), writes).await?;
+            Ok(started)
+        }
+    }
 }
 
 /// How many runs the org started since `since`.

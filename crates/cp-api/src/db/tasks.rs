@@ -8,8 +8,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::RunQueryDsl;
 
+use super::deployments::Deployment;
 use super::runs::Run;
-use super::schema::{runs, tasks};
+use super::schema::{data_planes, deployments, runs, tasks};
 use super::sql_types::{Timestamptz, Uuid};
 use super::{Conn, Id, Time, on_backend};
 
@@ -56,12 +57,12 @@ impl Task {
 ///
 /// Database errors.
 pub async fn insert(conn: &mut Conn<'_>, task: &Task) -> QueryResult<()> {
-    on_backend!(conn, |c| super::Prepared(
-        diesel::insert_into(tasks::table).values(task)
-    )
-    .execute(c)
-    .await
-    .map(drop))
+    super::writes::write_all(conn, &[&inserting(task)]).await
+}
+
+/// The insert of a task, to make with other writes.
+pub fn inserting(task: &Task) -> impl super::writes::Write + '_ {
+    diesel::insert_into(tasks::table).values(task)
 }
 
 /// # Errors
@@ -103,10 +104,12 @@ pub async fn redeliver(conn: &mut Conn<'_>, task: &Task) -> QueryResult<Task> {
 ///
 /// Database errors.
 pub async fn delete(conn: &mut Conn<'_>, id: Id) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::delete(tasks::table.find(id))
-        .execute(c)
-        .await
-        .map(drop))
+    super::writes::write_all(conn, &[&deleting(id)]).await
+}
+
+/// The delete of a task, to make with other writes.
+pub fn deleting(id: Id) -> impl super::writes::Write {
+    diesel::delete(tasks::table.find(id))
 }
 
 /// # Errors
@@ -121,19 +124,41 @@ pub async fn find(conn: &mut Conn<'_>, id: Id) -> QueryResult<Option<Task>> {
         .optional())
 }
 
-/// The task and its run, in one statement.
+/// A task as a data plane's report finds it: with its run, and whether a run it started (over A2A) has
+/// remediated.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub task: Task,
+    pub run: Run,
+    pub child_remediated: bool,
+}
+
+/// The task with its run, in one statement.
 ///
 /// # Errors
 ///
 /// Database errors.
-pub async fn find_with_run(conn: &mut Conn<'_>, id: Id) -> QueryResult<Option<(Task, Run)>> {
-    on_backend!(conn, |c| tasks::table
-        .inner_join(runs::table)
-        .filter(tasks::id.eq(id))
-        .select((Task::as_select(), Run::as_select()))
-        .first(c)
-        .await
-        .optional())
+pub async fn find_with_run(conn: &mut Conn<'_>, id: Id) -> QueryResult<Option<Held>> {
+    let child_remediated = diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM runs AS child WHERE child.parent_run_id = runs.id \
+         AND child.state = 'remediated')",
+    );
+    // Raw SQL in a statement keeps diesel from caching it: prepared here, as its text never changes.
+    let found: Option<(Task, Run, bool)> = on_backend!(conn, |c| super::Prepared(
+        tasks::table
+            .inner_join(runs::table)
+            .filter(tasks::id.eq(id))
+            .select((Task::as_select(), Run::as_select(), child_remediated.clone()))
+            .limit(1)
+    )
+    .get_result(c)
+    .await
+    .optional())?;
+    Ok(found.map(|(task, run, child_remediated)| Held {
+        task,
+        run,
+        child_remediated,
+    }))
 }
 
 /// # Errors
@@ -157,23 +182,39 @@ pub struct Claimable {
     pub lost: bool,
 }
 
-/// Whether the deployment has tasks to claim or leases that ran out before `now`.
+/// What a claim looks at first, in one statement without a transaction: the deployment, the capabilities
+/// the instance registered with (a JSON array; none when it never did), and what there is to claim
+/// (tasks waiting, or leases that ran out before `now`).
 ///
 /// # Errors
 ///
-/// Database errors.
-pub async fn claimable(conn: &mut Conn<'_>, deployment: Id, now: Time) -> QueryResult<Claimable> {
-    let (queued, lost) = on_backend!(conn, |c| diesel::select((
-        diesel::dsl::exists(
-            tasks::table
-                .filter(tasks::deployment_id.eq(deployment))
-                .filter(tasks::leased_by.is_null())
-        ),
-        diesel::dsl::exists(lost_leases(deployment, now)),
-    ))
-    .get_result(c)
-    .await)?;
-    Ok(Claimable { queued, lost })
+/// `NotFound` when there is no such deployment.
+pub async fn claim_view(
+    conn: &mut Conn<'_>,
+    deployment: Id,
+    instance: &str,
+    now: Time,
+) -> QueryResult<(Deployment, Option<String>, Claimable)> {
+    let (found, capabilities, queued, lost) = on_backend!(conn, |c| deployments::table
+        .left_join(
+            data_planes::table.on(data_planes::deployment_id
+                .eq(deployments::id)
+                .and(data_planes::instance_id.eq(instance))),
+        )
+        .filter(deployments::id.eq(deployment))
+        .select((
+            Deployment::as_select(),
+            data_planes::capabilities.nullable(),
+            diesel::dsl::exists(
+                tasks::table
+                    .filter(tasks::deployment_id.eq(deployment))
+                    .filter(tasks::leased_by.is_null()),
+            ),
+            diesel::dsl::exists(lost_leases(deployment, now)),
+        ))
+        .first(c)
+        .await)?;
+    Ok((found, capabilities, Claimable { queued, lost }))
 }
 
 /// How many dead row versions (of tasks claimed or finished) the table holds, as PostgreSQL's statistics
@@ -371,7 +412,16 @@ pub async fn extend(
 ///
 /// Database errors.
 pub async fn announce(conn: &mut Conn<'_>, deployment: Id) -> QueryResult<()> {
-    super::notify(conn, super::TASKS_CHANNEL, &deployment.0.to_string()).await
+    super::writes::write_all(conn, &[&announcing(deployment)]).await
+}
+
+/// The announcement that the deployment has a task to claim, to make with other writes.
+#[must_use]
+pub fn announcing(deployment: Id) -> super::writes::Notice {
+    super::writes::Notice {
+        channel: super::TASKS_CHANNEL,
+        payload: deployment.0.to_string(),
+    }
 }
 
 /// How many tasks wait for a data plane, and how many are leased.

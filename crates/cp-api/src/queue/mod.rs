@@ -506,20 +506,17 @@ async fn runnable_versions(
     Ok((!all).then_some(runnable))
 }
 
-/// One claim: put back lost leases, lease up to `max` tasks, start their runs. Unless the caller knows
-/// what there is to claim (a claim woken for a queued task does), it looks first, so a claim that would find
-/// nothing (as most claims of idle data planes do) costs one statement and no transaction.
+/// One claim: put back lost leases, lease up to `max` tasks, start their runs. It looks first, in one
+/// statement with the deployment it needs anyway, so a claim that finds nothing (as most claims of idle
+/// data planes do) costs that statement and no transaction.
 async fn claim_once(
     conn: &mut Conn<'_>,
     caller: DataPlaneCaller,
     instance: &str,
     max: i64,
-    known: Option<db::tasks::Claimable>,
 ) -> Result<Vec<TaskEnvelope>, Error> {
-    let claimable = match known {
-        Some(known) => known,
-        None => db::tasks::claimable(conn, caller.deployment_id, Time::now()).await?,
-    };
+    let (deployment, advertised, claimable) =
+        db::tasks::claim_view(conn, caller.deployment_id, instance, Time::now()).await?;
     if !claimable.queued && !claimable.lost {
         return Ok(Vec::new());
     }
@@ -527,8 +524,6 @@ async fn claim_once(
         if claimable.lost {
             recover_lost_leases(tx, caller.deployment_id).await?;
         }
-        let (deployment, advertised) =
-            db::deployments::with_capabilities_of(tx, caller.deployment_id, instance).await?;
         let versions = runnable_versions(tx, caller, advertised.as_deref()).await?;
         if versions.as_ref().is_some_and(Vec::is_empty) {
             return Ok((Vec::new(), Vec::new()));
@@ -552,7 +547,8 @@ async fn claim_once(
                 .map_err(|error| Error::Internal(format!("permissions: {error}")))?,
         };
         let now = Time::now();
-        // One statement per attempt number among the tasks (nearly always one).
+        // One statement per attempt number among the tasks (nearly always one), each saying its runs
+        // started (a deployment's runs are its org's).
         let mut runs: HashMap<Id, Run> = HashMap::with_capacity(claimed.len());
         let mut attempts: Vec<i32> = claimed.iter().map(|task| task.attempt).collect();
         attempts.sort_unstable();
@@ -563,12 +559,20 @@ async fn claim_once(
                 .filter(|task| task.attempt == attempt)
                 .map(|task| task.run_id)
                 .collect();
-            for run in db::runs::start_all(tx, &ids, attempt, now).await? {
+            let changes: Vec<_> = ids
+                .iter()
+                .map(|run| bus::run_state(deployment.org_id, *run, deployment.id, "running", None))
+                .collect();
+            let inserts: Vec<_> = changes.iter().map(db::changes::inserting).collect();
+            let writes: Vec<&dyn db::writes::Write> = inserts
+                .iter()
+                .map(|insert| insert as &dyn db::writes::Write)
+                .collect();
+            for run in db::runs::start_all(tx, &ids, attempt, now, &writes).await? {
                 runs.insert(run.id, run);
             }
         }
         let mut envelopes = Vec::with_capacity(claimed.len());
-        let mut started = Vec::with_capacity(claimed.len());
         let mut waits = Vec::with_capacity(claimed.len());
         for task in &claimed {
             waits.push((now.0 - task.created_at.0).to_std().unwrap_or_default());
@@ -582,9 +586,7 @@ async fn claim_once(
             )
             .await?;
             envelopes.push(envelope(&shared, &version, task, run)?);
-            started.push(bus::run(run));
         }
-        bus::publish(tx, &started).await?;
         Ok((envelopes, waits))
     })
     .await?;
@@ -622,9 +624,6 @@ pub async fn next(
     }
     let deadline = tokio::time::Instant::now() + wait;
     let notify = wake.of(caller.deployment_id);
-    // Woken for a queued task, a claim goes straight for it; lost leases wait for the next look (at the
-    // next claim's start, or the next recheck).
-    let mut known = None;
     loop {
         // Listen before looking, so a task queued in between still wakes this claim.
         let woken = notify.notified();
@@ -632,17 +631,14 @@ pub async fn next(
         woken.as_mut().enable();
         let claimed = {
             let mut pooled = pool.get().await?;
-            claim_once(&mut pooled.conn(), caller, instance, max, known).await?
+            claim_once(&mut pooled.conn(), caller, instance, max).await?
         };
         let now = tokio::time::Instant::now();
         if !claimed.is_empty() || now >= deadline {
             return Ok(claimed);
         }
-        let waited = tokio::time::timeout(wake.recheck.min(deadline - now), woken).await;
-        known = waited.is_ok().then_some(db::tasks::Claimable {
-            queued: true,
-            lost: false,
-        });
+        // Woken, or time to look again (for lost leases, or a notification lost on the way).
+        let _ = tokio::time::timeout(wake.recheck.min(deadline - now), woken).await;
     }
 }
 
@@ -658,10 +654,10 @@ pub struct EventsAck {
 }
 
 /// The task if this deployment holds it.
-async fn held(tx: &mut Conn<'_>, caller: DataPlaneCaller, id: Id) -> Result<Option<(Task, Run)>, Error> {
+async fn held(tx: &mut Conn<'_>, caller: DataPlaneCaller, id: Id) -> Result<Option<db::tasks::Held>, Error> {
     Ok(db::tasks::find_with_run(tx, id)
         .await?
-        .filter(|(task, _)| task.deployment_id == caller.deployment_id))
+        .filter(|held| held.task.deployment_id == caller.deployment_id))
 }
 
 fn no_task(id: Id) -> Error {
@@ -684,7 +680,9 @@ pub async fn events(
     batch: EventBatch,
 ) -> Result<EventsAck, Error> {
     db::transaction(conn, async |tx| {
-        let (mut task, mut run) = held(tx, caller, id).await?.ok_or_else(|| no_task(id))?;
+        let db::tasks::Held {
+            mut task, mut run, ..
+        } = held(tx, caller, id).await?.ok_or_else(|| no_task(id))?;
         let mut events = batch.events.clone();
         events.sort_by_key(|event| event.seq);
         let mut stored = Vec::new();
@@ -805,13 +803,13 @@ async fn version_ran(
     }
 }
 
-/// Charges the run what it used under the pricing of the version it ran (held to its maximum charge).
+/// Bills the run what it used under the pricing of the version it ran (held to its maximum charge).
 async fn charge(
     tx: &mut Conn<'_>,
     caller: DataPlaneCaller,
     run: &db::runs::Run,
     used: &protocol::Usage,
-) -> Result<(), Error> {
+) -> Result<Option<crate::billing::Bill>, Error> {
     let version = version_ran(tx, caller, run).await?;
     let seller = crate::billing::Seller {
         developer_org: version.developer_org,
@@ -851,7 +849,12 @@ pub async fn finish(
     outcome: Outcome,
 ) -> Result<crate::service::runs::RunView, Error> {
     db::transaction(conn, async |tx| {
-        let Some((task, mut run)) = held(tx, caller, id).await? else {
+        let Some(db::tasks::Held {
+            task,
+            mut run,
+            child_remediated,
+        }) = held(tx, caller, id).await?
+        else {
             // A repeated report: the run remembers which delivery finished it.
             return match db::runs::by_finishing_task(tx, id).await? {
                 Some(run) if run.deployment_id == caller.deployment_id => {
@@ -879,6 +882,7 @@ pub async fn finish(
         if let Some(usage) = usage {
             run.usage = Some(usage_json(usage));
         }
+        let mut bill = None;
         match outcome {
             Outcome::Suspended(suspension) if !task.cancel_requested => {
                 let request = suspension.approval;
@@ -917,7 +921,7 @@ pub async fn finish(
                     .as_deref()
                     .and_then(|usage| serde_json::from_str(usage).ok())
                     .unwrap_or_default();
-                charge(tx, caller, &run, &used).await?;
+                bill = charge(tx, caller, &run, &used).await?;
             }
             // Asked to stop while it was asking for approval: it stops.
             Outcome::Suspended(_) => run.state = "cancelled".to_owned(),
@@ -948,18 +952,25 @@ pub async fn finish(
                 // A run that finished what a human approved has remediated, and so has one whose child run
                 // (over A2A) did. Resuming after an approval is a later delivery, so a first delivery needs
                 // no look for its own approvals.
-                let approved = (run.attempts > 1 && db::approvals::any_approved(tx, run.id).await?)
-                    || db::runs::any_child_remediated(tx, run.id).await?;
+                let approved =
+                    (run.attempts > 1 && db::approvals::any_approved(tx, run.id).await?) || child_remediated;
                 run.state = if approved { "remediated" } else { "succeeded" }.to_owned();
-                charge(tx, caller, &run, &completion.usage).await?;
+                bill = charge(tx, caller, &run, &completion.usage).await?;
                 run.outputs = Some(completion.outputs.to_string());
             }
         }
         run.finished_at = Some(now);
         run.finished_by_task = Some(task.id);
-        db::tasks::delete(tx, task.id).await?;
-        db::runs::update(tx, &run).await?;
-        bus::publish(tx, &[bus::run(&run)]).await?;
+        // The task leaves the queue, the run ends and says so, and is charged, in one round trip.
+        let change = bus::run(&run);
+        let mut writes = db::writes::Writes::default();
+        writes.add(db::tasks::deleting(task.id));
+        writes.add(db::runs::updating(&run));
+        writes.add(db::changes::inserting(&change));
+        if let Some(bill) = &bill {
+            bill.add_to(&mut writes);
+        }
+        writes.make(tx).await?;
         crate::service::runs::RunView::of(&run)
     })
     .await

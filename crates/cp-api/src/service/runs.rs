@@ -263,10 +263,17 @@ pub async fn create(
             parent_run_id: request.parent_run,
             version: Some(deployment.version.clone()),
         };
-        db::runs::insert(tx, &run).await?;
-        crate::bus::publish(tx, &[crate::bus::run(&run)]).await?;
-        db::tasks::insert(tx, &Task::queued(&run, 1, MAX_ATTEMPTS, now)).await?;
-        db::tasks::announce(tx, deployment.id).await?;
+        // The run, its change, its task and the announcement, in one round trip.
+        db::writes::write_all(
+            tx,
+            &[
+                &db::runs::inserting(&run),
+                &db::changes::inserting(&crate::bus::run(&run)),
+                &db::tasks::inserting(&Task::queued(&run, 1, MAX_ATTEMPTS, now)),
+                &db::tasks::announcing(deployment.id),
+            ],
+        )
+        .await?;
         record(tx, &actor, &run, "run.create").await?;
         Ok((RunView::of(&run)?, true))
     })
