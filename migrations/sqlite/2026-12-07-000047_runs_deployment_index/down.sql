@@ -1,0 +1,1 @@
+CREATE INDEX runs_deployment_id ON runs (deployment_id);
