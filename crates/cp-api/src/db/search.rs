@@ -220,25 +220,20 @@ fn name_matches_rank_first(words: usize) -> bool {
     words > 0 && name + (words - 1) * weakest > words * elsewhere
 }
 
+/// The statement of a search whose text (if any) is `words`, the [`words`] of `filters.text`.
 fn statement(
     postgres: bool,
     filters: &Filters,
+    words: Option<&[String]>,
     sort: Sort,
     position: &Position,
     limit: i64,
     among: Among,
 ) -> Option<Statement> {
-    let words = match &filters.text {
-        Some(text) => {
-            let words = words(text);
-            if words.is_empty() {
-                // Nothing searchable (only punctuation or stopwords): nothing matches.
-                return None;
-            }
-            Some(words)
-        }
-        None => None,
-    };
+    if words.is_some_and(<[String]>::is_empty) {
+        // Nothing searchable (only punctuation or stopwords): nothing matches.
+        return None;
+    }
     // A PostgreSQL search filters, ranks and pages within `agents_fts` (which holds only listed agents), or
     // for one word within `agents_fts_terms`, then reads the page's rows from `agents`; everything else runs
     // on `agents` itself.
@@ -264,7 +259,7 @@ fn statement(
         let placeholder = st.bind(value);
         conditions.push(condition.replace("{}", &placeholder));
     };
-    if let Some(words) = &words {
+    if let Some(words) = words {
         if among == Among::Term {
             // The word's lexeme, as `agents_fts` stemmed it: a word of letters and digits is one token.
             and(
@@ -360,7 +355,7 @@ fn statement(
     let mut score = Vec::new();
     if among == Among::Term {
         score.push("agents_fts_terms.score".to_owned());
-    } else if let (Sort::Relevance, Some(words)) = (sort, &words) {
+    } else if let (Sort::Relevance, Some(words)) = (sort, words) {
         for word in words {
             for (field, weight, label) in FIELD_WEIGHTS {
                 let matched = if postgres {
@@ -376,7 +371,7 @@ fn statement(
         }
     }
     // The order, over the table `of`, with the relevance score as `score_is`.
-    let order = |of: &str, score_is: &str| match (sort, &words) {
+    let order = |of: &str, score_is: &str| match (sort, words) {
         (Sort::Relevance, Some(_)) => {
             format!("{score_is} DESC, {of}.rating_avg_milli DESC, {of}.installs DESC, {of}.name, {of}.id")
         }
@@ -456,18 +451,21 @@ pub async fn search(
     position: &Position,
     limit: i64,
 ) -> diesel::QueryResult<Vec<Agent>> {
-    let searched = filters.text.as_deref().map_or(0, |text| words(text).len());
+    let searched = filters.text.as_deref().map(words);
+    let words = searched.as_deref();
+    let count = words.map_or(0, <[String]>::len);
     if let Conn::Postgres(c) = conn
         && sort == Sort::Relevance
     {
         // One word: the term index holds the whole answer in order.
-        if searched == 1
-            && let Some(statement) = statement(true, filters, sort, position, limit, Among::Term)
+        if count == 1
+            && let Some(statement) = statement(true, filters, words, sort, position, limit, Among::Term)
         {
             return run!(Pg, &mut **c, statement);
         }
-        if name_matches_rank_first(searched)
-            && let Some(statement) = statement(true, filters, sort, position, limit, Among::NameMatches)
+        if name_matches_rank_first(count)
+            && let Some(statement) =
+                statement(true, filters, words, sort, position, limit, Among::NameMatches)
         {
             let page = run!(Pg, &mut **c, statement)?;
             // The name matches rank first; if they fill the page, nothing else belongs on it. Most searches
@@ -478,7 +476,7 @@ pub async fn search(
         }
     }
     let postgres = matches!(conn, Conn::Postgres(_));
-    let Some(statement) = statement(postgres, filters, sort, position, limit, Among::All) else {
+    let Some(statement) = statement(postgres, filters, words, sort, position, limit, Among::All) else {
         return Ok(Vec::new());
     };
     match conn {
@@ -490,6 +488,19 @@ pub async fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The statement of a search, its words taken from the filters as [`search`] takes them.
+    fn statement_of(
+        postgres: bool,
+        filters: &Filters,
+        sort: Sort,
+        position: &Position,
+        limit: i64,
+        among: Among,
+    ) -> Option<Statement> {
+        let words = filters.text.as_deref().map(words);
+        statement(postgres, filters, words.as_deref(), sort, position, limit, among)
+    }
 
     #[test]
     fn user_text_becomes_plain_words() {
@@ -531,7 +542,7 @@ mod tests {
 
     /// The PostgreSQL statement for the first page of a search among the name matches.
     fn first_page_among_names(filters: &Filters) -> Statement {
-        statement(
+        statement_of(
             true,
             filters,
             Sort::Relevance,
@@ -601,7 +612,7 @@ mod tests {
         };
         for among in [Among::Term, Among::NameMatches, Among::All] {
             let text = |filters: &Filters, position: &Position, limit: i64| {
-                statement(true, filters, Sort::Relevance, position, limit, among).unwrap()
+                statement_of(true, filters, Sort::Relevance, position, limit, among).unwrap()
             };
             let first = text(&cloud, &Position::Offset(0), 21);
             let later = text(&billing, &Position::Offset(40), 5);
@@ -623,13 +634,14 @@ mod tests {
                 );
             }
         }
-        let by_rating = statement(true, &filtered, Sort::Rating, &Position::Start, 21, Among::All).unwrap();
+        let by_rating =
+            statement_of(true, &filtered, Sort::Rating, &Position::Start, 21, Among::All).unwrap();
         assert!(
             !by_rating.fixed && !by_rating.sql.contains("IS NULL"),
             "{}",
             by_rating.sql
         );
-        let sqlite = statement(
+        let sqlite = statement_of(
             false,
             &filtered,
             Sort::Relevance,
@@ -648,7 +660,7 @@ mod tests {
             category: Some("finops".into()),
             ..Filters::default()
         };
-        let pg = statement(true, &one, Sort::Relevance, &Position::Offset(0), 21, Among::Term).unwrap();
+        let pg = statement_of(true, &one, Sort::Relevance, &Position::Offset(0), 21, Among::Term).unwrap();
         assert!(
             pg.sql.contains(
                 "WHERE agents_fts_terms.term = (SELECT lexeme FROM unnest(to_tsvector('english', $1)) LIMIT 1) \
@@ -677,7 +689,7 @@ mod tests {
             tag: Some("finops".into()),
             ..Filters::default()
         };
-        let pg = statement(
+        let pg = statement_of(
             true,
             &filters,
             Sort::Relevance,
@@ -693,7 +705,8 @@ mod tests {
             "{}",
             pg.sql
         );
-        let sqlite = statement(false, &filters, Sort::Relevance, &Position::Start, 10, Among::All).unwrap();
+        let sqlite =
+            statement_of(false, &filters, Sort::Relevance, &Position::Start, 10, Among::All).unwrap();
         assert!(
             sqlite.sql.contains("agents_fts MATCH ?") && !sqlite.sql.contains('$'),
             "{}",
@@ -703,6 +716,6 @@ mod tests {
             text: Some("*&|".into()),
             ..Filters::default()
         };
-        assert!(statement(false, &nothing, Sort::Relevance, &Position::Start, 10, Among::All).is_none());
+        assert!(statement_of(false, &nothing, Sort::Relevance, &Position::Start, 10, Among::All).is_none());
     }
 }
