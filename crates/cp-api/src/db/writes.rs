@@ -146,8 +146,13 @@ impl<'a> Writes<'a> {
     ///
     /// Database errors (none of them is made then).
     pub async fn make(self, conn: &mut Conn<'_>) -> diesel::QueryResult<()> {
-        let writes: Vec<&dyn Write> = self.0.iter().map(|write| &**write as &dyn Write).collect();
-        write_all(conn, &writes).await
+        write_all(conn, &self.all()).await
+    }
+
+    /// Each of them, to make with a statement of the caller's.
+    #[must_use]
+    pub fn all(&self) -> Vec<&dyn Write> {
+        self.0.iter().map(|write| &**write as &dyn Write).collect()
     }
 }
 

@@ -563,12 +563,11 @@ async fn claim_once(
                 .iter()
                 .map(|run| bus::run_state(deployment.org_id, *run, deployment.id, "running", None))
                 .collect();
-            let inserts: Vec<_> = changes.iter().map(db::changes::inserting).collect();
-            let writes: Vec<&dyn db::writes::Write> = inserts
-                .iter()
-                .map(|insert| insert as &dyn db::writes::Write)
-                .collect();
-            for run in db::runs::start_all(tx, &ids, attempt, now, &writes).await? {
+            let mut writes = db::writes::Writes::default();
+            for change in &changes {
+                writes.add(db::changes::inserting(change));
+            }
+            for run in db::runs::start_all(tx, &ids, attempt, now, &writes.all()).await? {
                 runs.insert(run.id, run);
             }
         }
