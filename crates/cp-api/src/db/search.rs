@@ -10,25 +10,26 @@
 //! ties go to the better rated, then the more installed, then by name. So the same query gives the same
 //! results in the same order on either engine.
 //!
-//! On PostgreSQL a relevance search of one word reads its page off an index already in rank order: the
-//! table `agents_fts_terms` holds each word of each listing with the score a search for that word alone
-//! gives it and the columns searches filter on (kept by a trigger on `agents_fts`), indexed by word, score
-//! and the tie-breakers. A search of two words first looks only among the listings with a search word in
-//! their name (a tsvector of names with its own GIN index): those outrank all others, so when they fill the
-//! page they are the page, found without scoring every listing that mentions a word somewhere. Searches
-//! sorted otherwise walk an index in the sort's order.
+//! On PostgreSQL a search of one word reads its page off an index already in the sort's order: the table
+//! `agents_fts_terms` holds each word of each listing with the score a search for that word alone gives
+//! it, the columns searches filter and sort on (kept by a trigger on `agents_fts`), indexed by word, then
+//! score and the tie-breakers, and by word, then each other sort's column. A search of two words by
+//! relevance first looks only among the listings with a search word in their name (a tsvector of names
+//! with its own GIN index): those outrank all others, so when they fill the page they are the page, found
+//! without scoring every listing that mentions a word somewhere. Searches of more words sorted otherwise
+//! walk an index in the sort's order.
 //!
-//! A relevance search on PostgreSQL always finds its matches through a full-text index (or reads them off
-//! `agents_fts_terms` in order), so one plan serves every value. Its text depends only on the number of
+//! A relevance search on PostgreSQL always finds its matches through a full-text index, and a search of
+//! one word reads them off `agents_fts_terms` in order whatever its sort, so one plan serves every value. Its text depends only on the number of
 //! words, where it looks and which filters are set (their values are binds), so with at most
 //! [`MAX_PREPARED_FILTERS`] filters it is one of a bounded set of texts: a connection prepares it once and
 //! PostgreSQL soon reuses a generic plan, skipping the parse and plan that cost as much as running it. (A
 //! filter switched off by a NULL bind, `($n IS NULL OR …)`, would make one text of them all, but PostgreSQL
 //! then misjudges how many rows the filters keep, finds the generic plan dearer than one made for the
 //! values, and plans every search afresh.) Each tsquery of the score is a one-row subquery, computed once
-//! per search: in a generic plan a function of a parameter would run again for every row. Other sorts keep
-//! a plan made for their values, since how many listings match decides whether to walk the sort's index or
-//! sort the matches.
+//! per search: in a generic plan a function of a parameter would run again for every row. Searches of
+//! several words sorted otherwise keep a plan made for their values, since how many listings match decides
+//! whether to walk the sort's index or sort the matches.
 
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Integer, Text};
@@ -197,8 +198,9 @@ enum Among {
     All,
     /// Only those with a search word in their name (PostgreSQL, which indexes names apart).
     NameMatches,
-    /// The listings with the one word of the search, in rank order off `agents_fts_terms` (PostgreSQL), which
-    /// holds each word of each listing with the score a search for that word alone gives it.
+    /// The listings with the one word of the search, in the sort's order off `agents_fts_terms` (PostgreSQL),
+    /// which holds each word of each listing with the score a search for that word alone gives it and the
+    /// columns the other sorts order by.
     Term,
 }
 
@@ -247,7 +249,7 @@ fn statement(
         postgres,
         sql: String::new(),
         binds: Vec::new(),
-        fixed: within_search_table && sort == Sort::Relevance,
+        fixed: within_search_table && (sort == Sort::Relevance || among == Among::Term),
     };
     // `agents_fts` holds only listed agents; `agents` says which are.
     let mut conditions = if within_search_table {
@@ -454,16 +456,15 @@ pub async fn search(
     let searched = filters.text.as_deref().map(words);
     let words = searched.as_deref();
     let count = words.map_or(0, <[String]>::len);
-    if let Conn::Postgres(c) = conn
-        && sort == Sort::Relevance
-    {
-        // One word: the term index holds the whole answer in order.
+    if let Conn::Postgres(c) = conn {
+        // One word: a term index holds the whole answer in the sort's order.
         if count == 1
             && let Some(statement) = statement(true, filters, words, sort, position, limit, Among::Term)
         {
             return run!(Pg, &mut **c, statement);
         }
-        if name_matches_rank_first(count)
+        if sort == Sort::Relevance
+            && name_matches_rank_first(count)
             && let Some(statement) =
                 statement(true, filters, words, sort, position, limit, Among::NameMatches)
         {
@@ -680,6 +681,56 @@ mod tests {
         );
         assert!(!pg.sql.contains("tsquery"), "{}", pg.sql);
         assert!(matches!(&pg.binds[0], Bind::Text(word) if word == "billing"));
+    }
+
+    #[test]
+    fn a_one_word_search_in_another_order_walks_that_sorts_term_index() {
+        let one = Filters {
+            text: Some("billing".into()),
+            max_price_micros: Some(50_000_000),
+            ..Filters::default()
+        };
+        for (sort, order) in [
+            (
+                Sort::Rating,
+                "agents_fts_terms.rating_avg_milli DESC, agents_fts_terms.id",
+            ),
+            (
+                Sort::Installs,
+                "agents_fts_terms.installs DESC, agents_fts_terms.id",
+            ),
+            (
+                Sort::Newest,
+                "agents_fts_terms.published_at DESC, agents_fts_terms.id",
+            ),
+            (
+                Sort::Price,
+                "agents_fts_terms.price_micros ASC, agents_fts_terms.id",
+            ),
+        ] {
+            let first = statement_of(true, &one, sort, &Position::Start, 21, Among::Term).unwrap();
+            assert!(first.fixed, "one text for every word and price: {}", first.sql);
+            assert!(
+                first.sql.contains(&format!(
+                    "FROM agents_fts_terms WHERE agents_fts_terms.term = (SELECT lexeme FROM \
+                     unnest(to_tsvector('english', $1)) LIMIT 1) AND agents_fts_terms.price_micros <= $2 \
+                     ORDER BY {order} LIMIT $3) AS hit"
+                )),
+                "{sort:?}: {}",
+                first.sql
+            );
+            let after = Position::After {
+                value: 1,
+                id: Id::new(),
+            };
+            let next = statement_of(true, &one, sort, &after, 21, Among::Term).unwrap();
+            assert!(next.fixed, "{}", next.sql);
+            assert!(
+                next.sql.contains(" AND agents_fts_terms.id > $5)"),
+                "the page after reads on in the same index: {}",
+                next.sql
+            );
+        }
     }
 
     #[test]

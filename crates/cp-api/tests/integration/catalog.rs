@@ -313,6 +313,26 @@ on_both_backends! {
             unique.dedup();
             assert_eq!((seen.len(), unique.len()), (10, 10), "{sort}: {seen:?}");
         }
+        // A one-word search in any order finds what the relevance search finds, page after page, in order.
+        let mut matching = every_page(&app, "q=cloud&limit=100").await;
+        matching.sort();
+        assert!(matching.len() >= 3, "{matching:?}");
+        for sort in ["newest", "price", "rating", "installs"] {
+            let paged = every_page(&app, &format!("q=cloud&sort={sort}&limit=2")).await;
+            let whole = app.get(&format!("/api/v1/agents?q=cloud&sort={sort}&limit=100")).await;
+            assert_eq!(paged, ids(&whole), "{sort}");
+            let mut found = paged.clone();
+            found.sort();
+            assert_eq!(found, matching, "{sort}");
+            let items = whole.body["items"].as_array().unwrap();
+            let ordered = items.windows(2).all(|pair| match sort {
+                "price" => pair[0]["price"].as_str().unwrap().parse::<f64>().unwrap() <= pair[1]["price"].as_str().unwrap().parse::<f64>().unwrap(),
+                "newest" => pair[0]["published_at"].as_str().unwrap() >= pair[1]["published_at"].as_str().unwrap(),
+                "rating" => pair[0]["rating"]["average"].as_f64().unwrap() >= pair[1]["rating"]["average"].as_f64().unwrap(),
+                _ => pair[0]["installs"].as_i64().unwrap() >= pair[1]["installs"].as_i64().unwrap(),
+            });
+            assert!(ordered, "{sort}: {items:?}");
+        }
         let first = app.get("/api/v1/agents?q=cloud&limit=1").await;
         let cursor = first.body["next_cursor"].as_str().unwrap();
         let second = app.get(&format!("/api/v1/agents?q=cloud&limit=1&cursor={cursor}")).await;
