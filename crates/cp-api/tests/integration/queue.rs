@@ -706,31 +706,37 @@ struct PlanLine {
     line: String,
 }
 
-/// The claim's inner select reads the `tasks_claim` index in its order (no sort), so a claim costs the
-/// same however many tasks other deployments have queued.
-#[actix_web::test]
-async fn the_claim_is_served_by_its_index() {
+/// PostgreSQL's plan for `query`, chosen as for large tables (an empty table costs the same whatever the
+/// plan).
+async fn plan_of(query: &str) -> Vec<String> {
     use diesel_async::RunQueryDsl;
     let app = TestApp::start(Backend::Postgres).await;
     let mut pooled = app.state.pool.get().await.unwrap();
     let cp_api::db::Conn::Postgres(conn) = pooled.conn() else {
         unreachable!()
     };
-    // An empty table costs the same whatever the plan: make the planner choose as for a long queue.
     diesel_async::SimpleAsyncConnection::batch_execute(
         &mut *conn,
         "SET enable_seqscan = off; SET enable_bitmapscan = off",
     )
     .await
     .unwrap();
-    let plan: Vec<PlanLine> = diesel::sql_query(
-        "EXPLAIN SELECT id FROM tasks WHERE deployment_id = '00000000-0000-7000-8000-000000000000' \
+    let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {query}"))
+        .load(conn)
+        .await
+        .unwrap();
+    plan.into_iter().map(|line| line.line).collect()
+}
+
+/// The claim's inner select reads the `tasks_claim` index in its order (no sort), so a claim costs the
+/// same however many tasks other deployments have queued.
+#[actix_web::test]
+async fn the_claim_is_served_by_its_index() {
+    let plan = plan_of(
+        "SELECT id FROM tasks WHERE deployment_id = '00000000-0000-7000-8000-000000000000' \
          AND leased_by IS NULL ORDER BY priority DESC, created_at LIMIT 8 FOR UPDATE SKIP LOCKED",
     )
-    .load(conn)
-    .await
-    .unwrap();
-    let plan: Vec<String> = plan.into_iter().map(|line| line.line).collect();
+    .await;
     assert!(
         plan.iter()
             .any(|line| line.contains("Index Scan using tasks_claim")),
@@ -740,6 +746,18 @@ async fn the_claim_is_served_by_its_index() {
         !plan
             .iter()
             .any(|line| line.trim_start().starts_with("->  Sort") || line.starts_with("Sort")),
+        "{plan:#?}"
+    );
+}
+
+/// A repeated report finds the run its delivery finished through an index, not by reading every run.
+#[actix_web::test]
+async fn a_repeated_report_finds_its_run_by_index() {
+    let plan =
+        plan_of("SELECT id FROM runs WHERE finished_by_task = '00000000-0000-7000-8000-000000000000'").await;
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("Index Scan using runs_finished_by_task")),
         "{plan:#?}"
     );
 }
