@@ -110,7 +110,8 @@ pub async fn after(
         if settled {
             query = query.filter(sql::<Bool>(SETTLED));
         }
-        query.load(c).await
+        // One text per engine and set of filters: prepared once per connection.
+        super::Prepared(query).load(c).await
     })
 }
 
@@ -134,7 +135,8 @@ pub async fn all_after(conn: &mut Conn<'_>, cursor: Cursor, limit: i64) -> Query
         if settled {
             query = query.filter(sql::<Bool>(SETTLED));
         }
-        query.load(c).await
+        // One text per engine and set of filters: prepared once per connection.
+        super::Prepared(query).load(c).await
     })
 }
 

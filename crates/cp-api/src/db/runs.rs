@@ -248,8 +248,8 @@ pub async fn start_all(
     use super::sql_types::Timestamptz;
     // The statement's selection is built per engine.
     macro_rules! start {
-        () => {
-            diesel::update(runs::table.filter(runs::id.eq_any(ids)))
+        ($which:expr) => {
+            diesel::update(runs::table.filter($which))
                 .set((
                     runs::state.eq("running"),
                     runs::attempts.eq(attempt),
@@ -261,14 +261,25 @@ pub async fn start_all(
         };
     }
     match conn {
-        Conn::Postgres(c) => {
-            super::Prepared(super::writes::Then::new(writes, start!())?)
-                .load(&mut **c)
-                .await
-        }
+        // `= ANY($n)` leaves PostgreSQL guessing how many runs there are, so it plans each time for the
+        // values it is given; a claim of one names its run, and is planned once.
+        Conn::Postgres(c) => match ids {
+            [id] => {
+                super::Prepared(super::writes::Then::new(writes, start!(runs::id.eq(*id)))?)
+                    .load(&mut **c)
+                    .await
+            }
+            _ => {
+                super::Prepared(super::writes::Then::new(writes, start!(runs::id.eq_any(ids)))?)
+                    .load(&mut **c)
+                    .await
+            }
+        },
         // On SQLite `IN (…)` has one shape per count of ids; a claim takes at most `MAX_BATCH`.
         Conn::Sqlite(c) => {
-            let started = super::Prepared(start!()).load(&mut **c).await?;
+            let started = super::Prepared(start!(runs::id.eq_any(ids)))
+                .load(&mut **c)
+                .await?;
             super::writes::write_all(&mut Conn::Sqlite(c), writes).await?;
             Ok(started)
         }

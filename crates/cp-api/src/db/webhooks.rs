@@ -166,11 +166,13 @@ pub async fn cursor_for_update(conn: &mut Conn<'_>) -> QueryResult<Cursor> {
 ///
 /// Database errors.
 pub async fn set_cursor(conn: &mut Conn<'_>, (tx, change): Cursor) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::update(webhook_cursor::table.find(1))
-        .set((webhook_cursor::tx.eq(tx), webhook_cursor::change_id.eq(change)))
-        .execute(c)
-        .await
-        .map(drop))
+    on_backend!(conn, |c| super::Prepared(
+        diesel::update(webhook_cursor::table.find(1))
+            .set((webhook_cursor::tx.eq(tx), webhook_cursor::change_id.eq(change)))
+    )
+    .execute(c)
+    .await
+    .map(drop))
 }
 
 /// Adds deliveries to the outbox; one already there for the same webhook and change stays as it is.
@@ -198,15 +200,17 @@ pub async fn enqueue(conn: &mut Conn<'_>, deliveries: &[Delivery]) -> QueryResul
 pub async fn claim_due(conn: &mut Conn<'_>, now: Time, until: Time, max: i64) -> QueryResult<Vec<Delivery>> {
     match conn {
         Conn::Postgres(c) => {
-            diesel::sql_query(
-                // The due ids are picked once, as an array (see `tasks::claim`).
-                "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = ANY(ARRAY( \
-                 SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
-                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING *",
+            super::Prepared(
+                diesel::sql_query(
+                    // The due ids are picked once, as an array (see `tasks::claim`).
+                    "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = ANY(ARRAY( \
+                     SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
+                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING *",
+                )
+                .bind::<Timestamptz, _>(until)
+                .bind::<Timestamptz, _>(now)
+                .bind::<BigInt, _>(max),
             )
-            .bind::<Timestamptz, _>(until)
-            .bind::<Timestamptz, _>(now)
-            .bind::<BigInt, _>(max)
             .load(&mut **c)
             .await
         }

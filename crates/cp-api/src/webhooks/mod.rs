@@ -41,6 +41,8 @@ const IN_FLIGHT: i64 = 32;
 pub const LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// How often a sender looks for work when nothing wakes it (changes made on other replicas, retries).
 const RECHECK: Duration = Duration::from_secs(1);
+/// How long a woken sender waits for more changes before it reads them: at most one round per this.
+const GATHER: Duration = Duration::from_millis(50);
 
 /// How deliveries are made.
 #[derive(Debug, Clone)]
@@ -101,7 +103,8 @@ pub fn spawn(pool: Pool, config: Config, wake: Arc<Wake>) -> tokio::task::JoinHa
                 Err(error) => tracing::warn!(%error, "webhook sender"),
             }
             tokio::select! {
-                () = woken => {}
+                // Changes come in bursts: those of the next moment are read with these, in one round.
+                () = woken => tokio::time::sleep(GATHER).await,
                 () = tokio::time::sleep(RECHECK) => {}
             }
         }
