@@ -14,10 +14,11 @@
 //! `agents_fts_terms` holds each word of each listing with the score a search for that word alone gives
 //! it, the columns searches filter and sort on (kept by a trigger on `agents_fts`), indexed by word, then
 //! score and the tie-breakers, and by word, then each other sort's column. A search of two words by
-//! relevance first looks only among the listings with a search word in their name (a tsvector of names
-//! with its own GIN index): those outrank all others, so when they fill the page they are the page, found
-//! without scoring every listing that mentions a word somewhere. Searches of more words sorted otherwise
-//! walk an index in the sort's order.
+//! relevance first looks only among the listings with a search word in their name (a tsvector of names,
+//! under one GIN index with the document, which finds the listings with a word in the name and every word
+//! in the document in one scan): those outrank all others, so when they fill the page they are the page,
+//! found without scoring every listing that mentions a word somewhere. Searches of more words sorted
+//! otherwise walk an index in the sort's order.
 //!
 //! A relevance search on PostgreSQL always finds its matches through a full-text index, and a search of
 //! one word reads them off `agents_fts_terms` in order whatever its sort, so one plan serves every value. Its text depends only on the number of
