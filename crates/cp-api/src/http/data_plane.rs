@@ -19,13 +19,16 @@ use crate::queue::{self, EventsAck, Outcome};
 use crate::service::runs::RunView;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/dp/register", web::post().to(register))
-        .route("/dp/heartbeat", web::post().to(heartbeat))
-        .route("/dp/tasks/next", web::get().to(next))
-        .route("/dp/tasks/{task}/events", web::post().to(events))
-        .route("/dp/tasks/{task}/complete", web::post().to(complete))
-        .route("/dp/tasks/{task}/fail", web::post().to(fail))
-        .route("/dp/tasks/{task}/suspend", web::post().to(suspend));
+    cfg.service(
+        web::scope("/dp")
+            .route("/register", web::post().to(register))
+            .route("/heartbeat", web::post().to(heartbeat))
+            .route("/tasks/next", web::get().to(next))
+            .route("/tasks/{task}/events", web::post().to(events))
+            .route("/tasks/{task}/complete", web::post().to(complete))
+            .route("/tasks/{task}/fail", web::post().to(fail))
+            .route("/tasks/{task}/suspend", web::post().to(suspend)),
+    );
 }
 
 /// Registers a data-plane instance of the credential's deployment.

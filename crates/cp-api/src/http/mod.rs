@@ -133,6 +133,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(rate_limit::limit))
             .wrap(actix_web::middleware::from_fn(crate::metrics::time_requests))
+            // A request is matched against each route in turn, a path with parameters by a regex: the
+            // routes that take most requests come first (the data plane's, behind one prefix; creating
+            // runs; the catalog), so those requests try few patterns.
+            .configure(data_plane::configure)
+            .configure(runs::configure)
+            .configure(agents::configure)
             .configure(auth::configure)
             .configure(me::configure)
             .configure(api_keys::configure)
@@ -140,13 +146,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(org_settings::configure)
             .configure(platform_settings::configure)
             .configure(billing::configure)
-            .configure(agents::configure)
             .configure(deployments::configure)
-            .configure(runs::configure)
             .configure(approvals::configure)
             .configure(webhooks::configure)
             .configure(ws::configure)
-            .configure(data_plane::configure)
             .configure(audit::configure),
     )
     .service(
