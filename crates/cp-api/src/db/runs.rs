@@ -59,14 +59,8 @@ impl Run {
     }
 }
 
-/// # Errors
-///
-/// A unique violation when the deployment has a run with the idempotency key already.
-pub async fn insert(conn: &mut Conn<'_>, run: &Run) -> QueryResult<()> {
-    super::writes::write_all(conn, &[&inserting(run)]).await
-}
-
-/// The insert of a run, to make with other writes.
+/// The insert of a run, to make with other writes: a unique violation when the deployment has a run with
+/// the idempotency key already.
 pub fn inserting(run: &Run) -> impl super::writes::Write + '_ {
     diesel::insert_into(runs::table).values(run)
 }
@@ -261,20 +255,21 @@ pub async fn start_all(
         };
     }
     match conn {
-        // `= ANY($n)` leaves PostgreSQL guessing how many runs there are, so it plans each time for the
-        // values it is given; a claim of one names its run, and is planned once.
-        Conn::Postgres(c) => match ids {
-            [id] => {
-                super::Prepared(super::writes::Then::new(writes, start!(runs::id.eq(*id)))?)
-                    .load(&mut **c)
-                    .await
+        Conn::Postgres(c) => {
+            macro_rules! start_with_writes {
+                ($which:expr) => {
+                    super::Prepared(super::writes::Then::new(writes, start!($which))?)
+                        .load(&mut **c)
+                        .await
+                };
             }
-            _ => {
-                super::Prepared(super::writes::Then::new(writes, start!(runs::id.eq_any(ids)))?)
-                    .load(&mut **c)
-                    .await
+            // `= ANY($n)` leaves PostgreSQL guessing how many runs there are, so it plans each time for the
+            // values it is given; a claim of one names its run, and is planned once.
+            match ids {
+                [id] => start_with_writes!(runs::id.eq(*id)),
+                _ => start_with_writes!(runs::id.eq_any(ids)),
             }
-        },
+        }
         // On SQLite `IN (…)` has one shape per count of ids; a claim takes at most `MAX_BATCH`.
         Conn::Sqlite(c) => {
             let started = super::Prepared(start!(runs::id.eq_any(ids)))

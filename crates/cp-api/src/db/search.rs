@@ -20,17 +20,17 @@
 //! found without scoring every listing that mentions a word somewhere. Searches of more words sorted
 //! otherwise walk an index in the sort's order.
 //!
-//! A relevance search on PostgreSQL always finds its matches through a full-text index, and a search of
-//! one word reads them off `agents_fts_terms` in order whatever its sort, so one plan serves every value. Its text depends only on the number of
-//! words, where it looks and which filters are set (their values are binds), so with at most
-//! [`MAX_PREPARED_FILTERS`] filters it is one of a bounded set of texts: a connection prepares it once and
-//! PostgreSQL soon reuses a generic plan, skipping the parse and plan that cost as much as running it. (A
-//! filter switched off by a NULL bind, `($n IS NULL OR …)`, would make one text of them all, but PostgreSQL
-//! then misjudges how many rows the filters keep, finds the generic plan dearer than one made for the
-//! values, and plans every search afresh.) Each tsquery of the score is a one-row subquery, computed once
-//! per search: in a generic plan a function of a parameter would run again for every row. Searches of
-//! several words sorted otherwise keep a plan made for their values, since how many listings match decides
-//! whether to walk the sort's index or sort the matches.
+//! A relevance search on PostgreSQL always finds its matches through a full-text index, and a search of one
+//! word reads them off `agents_fts_terms` in order whatever its sort, so one plan serves every value. Its
+//! text depends only on the number of words, where it looks and which filters are set (their values are
+//! binds), so with at most [`MAX_PREPARED_FILTERS`] filters it is one of a bounded set of texts: a connection
+//! prepares it once and PostgreSQL soon reuses a generic plan, skipping the parse and plan that cost as much
+//! as running it. (A filter switched off by a NULL bind, `($n IS NULL OR …)`, would make one text of them
+//! all, but PostgreSQL then misjudges how many rows the filters keep, finds the generic plan dearer than one
+//! made for the values, and plans every search afresh.) Each tsquery of the score is a one-row subquery,
+//! computed once per search: in a generic plan a function of a parameter would run again for every row.
+//! Searches of several words sorted otherwise keep a plan made for their values, since how many listings
+//! match decides whether to walk the sort's index or sort the matches.
 
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Integer, Text};
@@ -197,7 +197,8 @@ impl Statement {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Among {
     All,
-    /// Only those with a search word in their name (PostgreSQL, which indexes names apart).
+    /// Only those with a search word in their name (PostgreSQL, which keeps the names' words in a tsvector of
+    /// their own).
     NameMatches,
     /// The listings with the one word of the search, in the sort's order off `agents_fts_terms` (PostgreSQL),
     /// which holds each word of each listing with the score a search for that word alone gives it and the
